@@ -1,0 +1,1 @@
+"""trainables/lr."""

@@ -1,0 +1,1 @@
+"""Registered schedules: pure multipliers of each group's base lr."""
