@@ -9,7 +9,7 @@ learn from `observe()`, called once at the end of each epoch with that epoch's m
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -93,3 +93,5 @@ class ScheduleEntry:
     unit: Unit
     description: str
     aliases: tuple[str, ...] = field(default=())
+    #: for combinators: (relative dotted path, child config) of every nested schedule config
+    nested: Callable[[Any], Iterable[tuple[str, Mapping[str, Any]]]] | None = None

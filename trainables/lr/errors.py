@@ -1,0 +1,85 @@
+"""Errors that name every problem at once: dotted path, value, rule and fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with user input, located by a dotted path for people."""
+
+    path: str
+    message: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{text}: {self.fix}" if self.fix else text
+
+
+class TunerError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(TunerError, ValueError):
+    """Bad user input: carries every problem found, each on its own line."""
+
+    def __init__(self, problems: Sequence[Problem], source: str = "config") -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
+
+    def with_source(self, source: str, prefix: str = "") -> ConfigError:
+        """The same problems, attributed to `source` and nested under `prefix`."""
+        return ConfigError([nest(p, prefix) for p in self.problems], source)
+
+
+def nest(problem: Problem, prefix: str) -> Problem:
+    """`problem` seen from one level up, under the dotted `prefix`."""
+    if not prefix:
+        return problem
+    path = f"{prefix}.{problem.path}" if problem.path else prefix
+    return Problem(path, problem.message, problem.fix)
+
+
+def join_path(*parts: object) -> str:
+    """Dotted path for people; list indices become `[i]`."""
+    out = ""
+    for part in parts:
+        if part == "" or part is None:
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def suggest(name: object, known: Iterable[str]) -> str:
+    """'did you mean ...? (known: ...)' for an unknown name."""
+    known = sorted(known)
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}(known: {', '.join(known)})"
+
+
+def pydantic_problems(error: ValidationError, prefix: str = "") -> list[Problem]:
+    """One Problem per pydantic error, with the dotted path, the value and the rule."""
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        path = join_path(prefix, *loc)
+        value = item.get("input")
+        if item["type"] == "extra_forbidden":
+            problems.append(Problem(path, "is not a known key", "remove it or check its spelling"))
+        elif item["type"] == "missing":
+            problems.append(Problem(path, "is required but missing", "add it"))
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            problems.append(Problem(path, f"is {value!r}, but {msg[0].lower()}{msg[1:]}"))
+    return problems
