@@ -46,3 +46,8 @@ def results_dir(tmp_path: Path) -> Path:
     path = tmp_path / "results"
     path.mkdir()
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run slow end-to-end tests last, so fast failures surface first."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
