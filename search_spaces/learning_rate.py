@@ -1,0 +1,147 @@
+"""The `learning_rate` search: a base lr times multipliers, and `freeze_after`, per group.
+
+```yaml
+learning_rate:
+  lr: {log_uniform: [1.0e-3, 3.0e-2]}          # the base lr
+  multipliers:                                 # each a positive value or distribution
+    encoder: {log_uniform: [0.3, 3.0]}         # a component: all its levels
+    dsr.subjects: {log_uniform: [1.0, 30.0]}   # one group (component.level)
+    "*.subjects": {choice: [1.0, 10.0]}        # one level in every component
+  freeze_after:                                # null, an epoch, or a fraction of n_epochs
+    encoder.subjects: {choice: [null, 0.5]}
+```
+
+A group's lr is the base lr times every multiplier whose key matches it (and, for `dsr.subjects`,
+the searched `dsr_subject_multiplier`); its `freeze_after` comes from the most specific key that
+matches (group, then component, then `*.level`). With only `lr` declared the output is the seed's
+number form (`learning_rate: x`); otherwise it is the hierarchical mapping over every group of
+the trainable, `{component: {level: {lr, freeze_after}}}`, so every group's lr is explicit.
+Optuna parameters are named after the output path: `learning_rate/lr`,
+`learning_rate/encoder/multiplier`, `learning_rate/dsr/subjects/multiplier`,
+`learning_rate/*/subjects/multiplier`, `learning_rate/encoder/subjects/freeze_after`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import optuna
+from pydantic import BaseModel, ConfigDict
+
+from search_spaces.distributions import FreezeDef, PositiveDef, resolve_freeze_after
+from trainables.lr.errors import Problem, join_path, suggest
+
+DSR_SUBJECTS = "dsr.subjects"
+
+
+class LearningRateDef(BaseModel):
+    """The base lr and the per-component, per-level and per-group multipliers and freezes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lr: PositiveDef
+    multipliers: dict[str, PositiveDef] = {}
+    freeze_after: dict[str, FreezeDef] = {}
+
+    @property
+    def is_number_form(self) -> bool:
+        """Only the base lr is searched: the output is the seed's `learning_rate: x`."""
+        return not self.multipliers and not self.freeze_after
+
+
+def _split(name: str) -> tuple[str, str | None]:
+    component, dot, level = name.partition(".")
+    return component, (level if dot else None)
+
+
+def matching_keys(key: str, group: str) -> bool:
+    """Whether a multiplier/freeze key (`comp`, `comp.level`, `*.level`) applies to `group`."""
+    component, level = _split(group)
+    key_component, key_level = _split(key)
+    if key_level is None:
+        return key_component == component
+    return key_level == level and key_component in (component, "*")
+
+
+def _specificity(key: str) -> int:
+    component, level = _split(key)
+    return 2 if level is not None and component != "*" else (1 if level is None else 0)
+
+
+def param_name(key: str, what: str) -> str:
+    """The Optuna parameter name of a multiplier/freeze key: `learning_rate/dsr/subjects/...`."""
+    return "/".join(["learning_rate", *key.split("."), what])
+
+
+def nest_groups(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`{"encoder.shared": leaf}` -> `{"encoder": {"shared": leaf}}`; no-level names stay."""
+    out: dict[str, Any] = {}
+    for group, leaf in values.items():
+        component, level = _split(group)
+        if level is None:
+            out[component] = leaf
+        else:
+            out.setdefault(component, {})[level] = leaf
+    return out
+
+
+def define_learning_rate(
+    trial: optuna.Trial,
+    spec: LearningRateDef,
+    *,
+    n_epochs: int,
+    group_names: Sequence[str],
+    dsr_subject_multiplier: float | None = None,
+) -> dict[str, Any]:
+    """Sample `learning_rate` (and `dsr_subject_multiplier` in the number form) in seed format.
+
+    E.g. `LearningRateDef(lr={"log_uniform": [1e-3, 1e-1]})` with trial parameter
+    `learning_rate/lr = 0.01` gives `{"learning_rate": 0.01}`.
+    """
+    base = spec.lr.suggest(trial, "learning_rate/lr")
+    if spec.is_number_form:
+        out: dict[str, Any] = {"learning_rate": base}
+        if dsr_subject_multiplier is not None:
+            out["dsr_subject_multiplier"] = dsr_subject_multiplier
+        return out
+    multipliers = {
+        key: dist.suggest(trial, param_name(key, "multiplier"))
+        for key, dist in sorted(spec.multipliers.items())
+    }
+    freezes = {
+        k: resolve_freeze_after(d.suggest(trial, param_name(k, "freeze_after")), n_epochs)
+        for k, d in sorted(spec.freeze_after.items())
+    }
+    leaves = {}
+    for group in group_names:
+        lr = base
+        for key, factor in multipliers.items():
+            lr = lr * factor if matching_keys(key, group) else lr
+        if group == DSR_SUBJECTS and dsr_subject_multiplier is not None:
+            lr *= dsr_subject_multiplier
+        keys = sorted((k for k in freezes if matching_keys(k, group)), key=_specificity)
+        leaves[group] = {"lr": lr, "freeze_after": freezes[keys[-1]] if keys else None}
+    return {"learning_rate": nest_groups(leaves)}
+
+
+def learning_rate_problems(
+    spec: LearningRateDef, group_names: Sequence[str], path: str = "search.learning_rate"
+) -> list[Problem]:
+    """Keys that name no group of the trainable, each with the nearest valid key."""
+    problems = []
+    for section in ("multipliers", "freeze_after"):
+        for key in getattr(spec, section):
+            if not any(matching_keys(key, g) for g in group_names):
+                known = _valid_keys(group_names)
+                message = f"{key!r} names no parameter group of the trainable"
+                problems.append(Problem(join_path(path, section), message, suggest(key, known)))
+    return problems
+
+
+def _valid_keys(group_names: Iterable[str]) -> set[str]:
+    keys = set()
+    for group in group_names:
+        component, level = _split(group)
+        keys |= {group, component} | ({f"*.{level}"} if level is not None else set())
+    return keys
