@@ -16,7 +16,12 @@ from pydantic import ValidationError
 from trainables.lr.errors import ConfigError, Problem, join_path, pydantic_problems, suggest
 from trainables.lr.schedules.base import Schedule, ScheduleContext, ScheduleEntry
 
-_MODULES = ("trainables.lr.schedules.seed",)
+_MODULES = (
+    "trainables.lr.schedules.seed",
+    "trainables.lr.schedules.speechbrain",
+    "trainables.lr.schedules.curves",
+    "trainables.lr.schedules.combinators",
+)
 
 
 def _collect() -> dict[str, ScheduleEntry]:
