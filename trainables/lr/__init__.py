@@ -1,1 +1,46 @@
-"""trainables/lr."""
+"""The LR library: seed-format learning rates, named param groups, real freezing, schedules.
+
+Imports only torch and pydantic (pandas lazily, for `LRPlan.preview`), so any training loop can use
+it::
+
+    plan = build_lr_plan(model, {"learning_rate": 1e-3}, n_epochs=100)
+    for epoch in range(100):
+        ...  # loss.backward(); plan.optimizer.step(); plan.step_batch()
+        plan.step_epoch(train_loss=loss)
+"""
+
+from __future__ import annotations
+
+from trainables.lr.errors import ConfigError, Problem, TunerError
+from trainables.lr.freeze import FreezeRule
+from trainables.lr.groups import WHOLE_MODEL
+from trainables.lr.leaves import DEFAULT_DSR_SUBJECT_MULTIPLIER, DEFAULT_LR
+from trainables.lr.optimizers import OPTIMIZERS, OptimizerSpec
+from trainables.lr.plan import LRPlan, build_lr_plan
+from trainables.lr.schedules.base import Clock, Schedule
+from trainables.lr.schedules.registry import SCHEDULES, build_schedule, schedule_problems
+from trainables.lr.spec import LR_KEYS, SEED_GROUPS, GroupSpec, LRSpec, lr_config_problems
+
+__all__ = [
+    "DEFAULT_DSR_SUBJECT_MULTIPLIER",
+    "DEFAULT_LR",
+    "LR_KEYS",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "SEED_GROUPS",
+    "WHOLE_MODEL",
+    "Clock",
+    "ConfigError",
+    "FreezeRule",
+    "GroupSpec",
+    "LRPlan",
+    "LRSpec",
+    "OptimizerSpec",
+    "Problem",
+    "Schedule",
+    "TunerError",
+    "build_lr_plan",
+    "build_schedule",
+    "lr_config_problems",
+    "schedule_problems",
+]

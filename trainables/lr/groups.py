@@ -1,0 +1,150 @@
+"""Named parameter groups: from a model's `lr_groups()` or from `groups:` name patterns.
+
+Every trainable parameter lands in exactly one named group. A pattern is an fnmatch glob over
+parameter names (`encoder.*`) or, with the prefix `re:`, a regular expression matched in full.
+The plan owns requires_grad of every grouped parameter (its freeze rules set it), so rebuilding a
+plan on a model an earlier plan froze gives the same groups. A parameter left out of every group
+must already have requires_grad False; it stays outside the optimizer, untouched.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from trainables.lr.errors import ConfigError, Problem, join_path
+
+#: the group a model without `lr_groups()` or `groups:` gets: one component without levels
+WHOLE_MODEL = "model"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+_SHOWN = 40
+
+
+def resolve_patterns(config: Any, problems: list[Problem]) -> dict[str, tuple[str, ...]] | None:
+    """The `groups:` config as {name: patterns}, or None when absent; problems appended."""
+    if config is None:
+        return None
+    if not isinstance(config, Mapping) or not config:
+        fix = "write {encoder.shared: ['encoder.*'], ...}"
+        problems.append(Problem("groups", f"is {config!r}, but must be a non-empty mapping", fix))
+        return None
+    out: dict[str, tuple[str, ...]] = {}
+    for name, patterns in config.items():
+        path = join_path("groups", str(name))
+        if not isinstance(name, str) or not _NAME.match(name):
+            problems.append(
+                Problem(
+                    path,
+                    "is not a group name 'component' or 'component.level'",
+                    "e.g. encoder.shared",
+                )
+            )
+            continue
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        if not isinstance(patterns, list | tuple) or not patterns:
+            fix = "e.g. ['encoder.*']"
+            problems.append(Problem(path, f"is {patterns!r}, but must be a list of patterns", fix))
+            continue
+        for i, pattern in enumerate(patterns):
+            _check_pattern(pattern, join_path(path, i), problems)
+        out[name] = tuple(p for p in patterns if isinstance(p, str))
+    return out
+
+
+def _check_pattern(pattern: Any, path: str, problems: list[Problem]) -> None:
+    if not isinstance(pattern, str) or not pattern.removeprefix("re:"):
+        problems.append(
+            Problem(path, f"is {pattern!r}, but must be a non-empty string", "e.g. 'encoder.*'")
+        )
+    elif pattern.startswith("re:"):
+        try:
+            re.compile(pattern[3:])
+        except re.error as error:
+            problems.append(
+                Problem(path, f"is {pattern!r}, not a valid regular expression ({error})")
+            )
+
+
+def matches(pattern: str, name: str) -> bool:
+    """Whether a parameter name matches a glob, or a `re:` regular expression in full."""
+    if pattern.startswith("re:"):
+        return re.fullmatch(pattern[3:], name) is not None
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def group_names_of(model: nn.Module, patterns: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The model's group names: the `groups:` keys, else `lr_groups()` keys, else WHOLE_MODEL."""
+    if patterns is not None:
+        return tuple(patterns)
+    if callable(getattr(model, "lr_groups", None)):
+        return tuple(model.lr_groups())
+    return (WHOLE_MODEL,)
+
+
+def resolve_groups(
+    model: nn.Module, patterns: Mapping[str, tuple[str, ...]] | None
+) -> dict[str, list[nn.Parameter]]:
+    """{group name: trainable params}; raises ConfigError naming every stray or double param."""
+    named = list(model.named_parameters())
+    if patterns is not None:
+        groups, problems = _by_patterns(model, named, patterns)
+        source = "groups"
+    elif callable(getattr(model, "lr_groups", None)):
+        groups = {str(k): list(v) for k, v in model.lr_groups().items()}
+        problems, source = [], f"{type(model).__name__}.lr_groups()"
+    else:
+        return {WHOLE_MODEL: [p for _, p in named if p.requires_grad]}
+    owner: dict[int, str] = {}
+    name_of = {id(p): n for n, p in named}
+    for group, params in groups.items():
+        for p in params:
+            if id(p) in owner and owner[id(p)] != group:
+                param = name_of.get(id(p), "a parameter")
+                problems.append(
+                    Problem(
+                        source,
+                        f"parameter '{param}' is in both '{owner[id(p)]}' and '{group}'",
+                        "put each parameter in exactly one group",
+                    )
+                )
+            owner.setdefault(id(p), group)
+    stray = [n for n, p in named if id(p) not in owner and p.requires_grad]
+    if stray:
+        problems.append(
+            Problem(
+                source,
+                f"trainable parameters in no group: {', '.join(stray)}",
+                "add patterns (or lr_groups entries) covering them, or set requires_grad=False",
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+    return {g: list(dict.fromkeys(ps)) for g, ps in groups.items()}
+
+
+def _by_patterns(
+    model: nn.Module, named: list[tuple[str, nn.Parameter]], patterns: Mapping[str, tuple[str, ...]]
+) -> tuple[dict[str, list[nn.Parameter]], list[Problem]]:
+    groups: dict[str, list[nn.Parameter]] = {name: [] for name in patterns}
+    problems = []
+    for group, group_patterns in patterns.items():
+        for i, pattern in enumerate(group_patterns):
+            hits = [p for n, p in named if matches(pattern, n)]
+            if not hits:
+                shown = ", ".join(n for n, _ in named[:_SHOWN])
+                more = f" ... and {len(named) - _SHOWN} more" if len(named) > _SHOWN else ""
+                problems.append(
+                    Problem(
+                        join_path("groups", group, i),
+                        f"{pattern!r} matches no parameter of {type(model).__name__} "
+                        f"(its parameters: {shown}{more})",
+                        "fix the pattern; globs use *, regular expressions start with 're:'",
+                    )
+                )
+            groups[group].extend(hits)
+    return groups, problems

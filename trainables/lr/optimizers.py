@@ -1,0 +1,138 @@
+"""OPTIMIZERS: the optimizers a config may name, their hyperparameters, and building one.
+
+`optimizer: {name: Adam|AdamW|RAdam|SGD, hyperparameters: {...}}` (Adam by default). Learning
+rates never go here: they come from `learning_rate`, per group; a leaf's `weight_decay` overrides
+the optimizer's for that group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from trainables.lr.errors import Problem, join_path, pydantic_problems, suggest
+
+DEFAULT_OPTIMIZER = "Adam"
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    foreach: bool | None = None
+    maximize: bool = False
+
+
+class _AdamLike(_Params):
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(default=1e-8, gt=0)
+
+
+class AdamParams(_AdamLike):
+    amsgrad: bool = False
+
+
+class AdamWParams(AdamParams):
+    weight_decay: float = Field(default=0.01, ge=0, allow_inf_nan=False)
+
+
+class RAdamParams(_AdamLike):
+    decoupled_weight_decay: bool = False
+
+
+class SGDParams(_Params):
+    momentum: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    dampening: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    nesterov: bool = False
+
+
+@dataclass(frozen=True)
+class OptimizerEntry:
+    """One optimizer a config may name: its torch class and hyperparameters model."""
+
+    cls: type[torch.optim.Optimizer]
+    params: type[_Params]
+
+
+OPTIMIZERS: dict[str, OptimizerEntry] = {
+    "Adam": OptimizerEntry(torch.optim.Adam, AdamParams),
+    "AdamW": OptimizerEntry(torch.optim.AdamW, AdamWParams),
+    "RAdam": OptimizerEntry(torch.optim.RAdam, RAdamParams),
+    "SGD": OptimizerEntry(torch.optim.SGD, SGDParams),
+}
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A validated optimizer choice: registry name and its full hyperparameters."""
+
+    name: str = DEFAULT_OPTIMIZER
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+def resolve_optimizer(
+    config: Any, problems: list[Problem], path: str = "optimizer"
+) -> OptimizerSpec:
+    """The `optimizer` config as an `OptimizerSpec`; problems appended, never raised."""
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        fix = "write {name: Adam, hyperparameters: {...}}"
+        problems.append(Problem(path, f"is {config!r}, but must be a mapping", fix))
+        return OptimizerSpec()
+    for key in config:
+        if key not in ("name", "hyperparameters"):
+            hint = suggest(key, ("name", "hyperparameters"))
+            problems.append(Problem(join_path(path, str(key)), "is not a known key", hint))
+    name = config.get("name", DEFAULT_OPTIMIZER)
+    entry = OPTIMIZERS.get(name) if isinstance(name, str) else None
+    if entry is None:
+        problems.append(
+            Problem(
+                join_path(path, "name"),
+                f"{name!r} is not a known optimizer",
+                suggest(name, OPTIMIZERS),
+            )
+        )
+        return OptimizerSpec()
+    hyper = config.get("hyperparameters") or {}
+    hp_path = join_path(path, "hyperparameters")
+    if not isinstance(hyper, Mapping):
+        problems.append(Problem(hp_path, f"is {hyper!r}, but must be a mapping"))
+        return OptimizerSpec(name)
+    if "lr" in hyper:
+        problems.append(
+            Problem(
+                join_path(hp_path, "lr"),
+                "is not an optimizer setting here: learning rates come from learning_rate",
+                "remove it and set learning_rate",
+            )
+        )
+        hyper = {k: v for k, v in hyper.items() if k != "lr"}
+    known = entry.params.model_fields
+    for key in hyper:
+        if key not in known:
+            problems.append(
+                Problem(join_path(hp_path, str(key)), "is not a known key", suggest(key, known))
+            )
+    try:
+        params = entry.params.model_validate({k: v for k, v in hyper.items() if k in known})
+    except ValidationError as error:
+        problems.extend(pydantic_problems(error, hp_path))
+        return OptimizerSpec(name)
+    return OptimizerSpec(name, params.model_dump())
+
+
+def build_optimizer(
+    spec: OptimizerSpec, groups: Sequence[Mapping[str, Any]]
+) -> torch.optim.Optimizer:
+    """The torch optimizer over `groups` (each a param-group dict: params, name, lr, ...)."""
+    entry = OPTIMIZERS[spec.name]
+    kwargs = dict(spec.hyperparameters)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    return entry.cls([dict(g) for g in groups], **kwargs)

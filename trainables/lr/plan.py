@@ -1,0 +1,213 @@
+"""LRPlan: one object applying base_lr x schedule x gate to every named param group.
+
+The training loop owns the epochs; the plan owns the clock. Call `step_batch()` after each
+optimizer step (only step-wise schedules need it) and `step_epoch(train_loss=...)` at the end of
+each epoch: stateful rules observe the metrics, the clock advances, groups freeze or unfreeze,
+and every group's lr is set from its own base lr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from trainables.lr import _state
+from trainables.lr.errors import ConfigError, Problem
+from trainables.lr.freeze import set_frozen
+from trainables.lr.groups import group_names_of, resolve_groups
+from trainables.lr.optimizers import build_optimizer
+from trainables.lr.schedules.base import Clock, Schedule, ScheduleContext
+from trainables.lr.schedules.registry import build_schedule
+from trainables.lr.spec import LRSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_FORMAT = "trainables.lr.plan/1"
+
+
+def build_schedules(spec: LRSpec, context: ScheduleContext) -> dict[str, Schedule]:
+    """A schedule per group: one shared global instance, one instance per leaf's own schedule."""
+    shared = build_schedule(spec.schedule, context)
+    by_source: dict[str, Schedule] = {}
+    out = {}
+    for group in spec.groups:
+        if group.schedule is None:
+            out[group.name] = shared
+        else:
+            if group.source not in by_source:
+                by_source[group.source] = build_schedule(group.schedule, context)
+            out[group.name] = by_source[group.source]
+    return out
+
+
+class LRPlan:
+    """The optimizer, its named groups, their schedules and freeze rules, and the clock."""
+
+    def __init__(
+        self,
+        spec: LRSpec,
+        optimizer: torch.optim.Optimizer,
+        params: Mapping[str, list[nn.Parameter]],
+        n_epochs: int,
+        steps_per_epoch: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.optimizer = optimizer
+        self.group_names = spec.group_names
+        self.clock = Clock(0, 0, n_epochs, steps_per_epoch)
+        self._params = dict(params)
+        self._context = ScheduleContext(n_epochs, steps_per_epoch)
+        self._schedules = build_schedules(spec, self._context)
+        self._distinct = list({id(s): s for s in self._schedules.values()}.values())
+        self._stepwise = any(s.unit == "step" for s in self._distinct)
+        self._frozen: dict[str, bool] = {}
+        self._groups = {g["name"]: g for g in optimizer.param_groups}
+        self._apply()
+
+    def factors(self) -> dict[str, float]:
+        """Each group's multiplier of its base lr now: schedule x gate (0 while frozen)."""
+        epoch = self.clock.epoch
+        return {
+            g.name: 0.0 if g.freeze.frozen(epoch) else self._schedules[g.name].factor(self.clock)
+            for g in self.spec.groups
+        }
+
+    def lrs(self) -> dict[str, float]:
+        """The lr of every group now, as set in the optimizer."""
+        return {name: float(self._groups[name]["lr"]) for name in self.group_names}
+
+    def frozen(self) -> dict[str, bool]:
+        """Which groups are frozen now."""
+        return dict(self._frozen)
+
+    def step_batch(self) -> None:
+        """After each optimizer step: advance the step clock (re-applies step-wise schedules)."""
+        c = self.clock
+        self.clock = Clock(c.epoch, c.step + 1, c.n_epochs, c.steps_per_epoch)
+        if self._stepwise:
+            self._apply()
+
+    def step_epoch(self, train_loss: float | None = None, **metrics: float) -> None:
+        """At the end of each epoch: stateful rules observe, the clock advances, lrs are set."""
+        seen = {"train_loss": train_loss, **metrics}
+        seen = {k: float(v) for k, v in seen.items() if v is not None}
+        for schedule in self._distinct:
+            schedule.observe(seen)
+        c = self.clock
+        self.clock = Clock(c.epoch + 1, c.step, c.n_epochs, c.steps_per_epoch)
+        self._apply()
+
+    def _apply(self) -> None:
+        for group in self.spec.groups:
+            frozen = group.freeze.frozen(self.clock.epoch)
+            if self._frozen.get(group.name) != frozen:
+                set_frozen(self._params[group.name], frozen)
+                self._frozen[group.name] = frozen
+        for name, factor in self.factors().items():
+            self._groups[name]["lr"] = self.spec.group(name).lr * factor
+
+    def preview(self, n_epochs: int | None = None) -> pd.DataFrame:
+        """Every group's lr at the start of every epoch, from fresh schedules, without training.
+
+        Stateful rules (plateau) see no metrics here, so they show no reduction.
+        """
+        import pandas as pd
+
+        n = self.clock.n_epochs if n_epochs is None else n_epochs
+        schedules = build_schedules(self.spec, self._context)
+        spe = self.clock.steps_per_epoch
+        rows = []
+        for epoch in range(n):
+            clock = Clock(epoch, epoch * (spe or 0), self.clock.n_epochs, spe)
+            rows.append(
+                [
+                    g.lr * g.freeze.gate(epoch) * schedules[g.name].factor(clock)
+                    for g in self.spec.groups
+                ]
+            )
+        frame = pd.DataFrame(rows, columns=list(self.group_names))
+        frame.index.name = "epoch"
+        return frame
+
+    def state_dict(self) -> dict[str, Any]:
+        """Clock, schedule states, freeze states and optimizer state, all keyed by group name."""
+        return {
+            "format": _FORMAT,
+            "group_names": list(self.group_names),
+            "n_epochs": self.clock.n_epochs,
+            "steps_per_epoch": self.clock.steps_per_epoch,
+            "clock": {"epoch": self.clock.epoch, "step": self.clock.step},
+            "schedules": {n: self._schedules[n].state_dict() for n in self.group_names},
+            "frozen": dict(self._frozen),
+            "optimizer": _state.optimizer_state_by_name(self.optimizer),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore `state_dict()` output exactly; refuses different group names or budget."""
+        _state.check_names(list(state["group_names"]), list(self.group_names))
+        if state["n_epochs"] != self.clock.n_epochs:
+            raise ConfigError(
+                [
+                    Problem(
+                        "checkpoint.n_epochs",
+                        f"is {state['n_epochs']}, but this plan runs {self.clock.n_epochs} epochs "
+                        "and schedules depend on the budget",
+                        "resume with the n_epochs the checkpoint was made with",
+                    )
+                ]
+            )
+        _state.load_optimizer_state(self.optimizer, state["optimizer"])
+        self._groups = {g["name"]: g for g in self.optimizer.param_groups}
+        for name in self.group_names:
+            self._schedules[name].load_state_dict(state["schedules"][name])
+        c = state["clock"]
+        self.clock = Clock(
+            int(c["epoch"]), int(c["step"]), self.clock.n_epochs, self.clock.steps_per_epoch
+        )
+        self._frozen = {}
+        self._apply()
+
+
+def build_lr_plan(
+    model: nn.Module,
+    config: Mapping[str, Any],
+    n_epochs: int,
+    steps_per_epoch: int | None = None,
+) -> LRPlan:
+    """The optimizer, schedules and freeze plan for `model` from a config in the seed format.
+
+    >>> plan = build_lr_plan(model, {"learning_rate": 1e-3}, n_epochs=100)
+    """
+    problems = []
+    if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
+        problems.append(Problem("n_epochs", f"is {n_epochs!r}, but must be a whole number >= 1"))
+    if steps_per_epoch is not None and (
+        isinstance(steps_per_epoch, bool)
+        or not isinstance(steps_per_epoch, int)
+        or steps_per_epoch < 1
+    ):
+        problems.append(
+            Problem(
+                "steps_per_epoch",
+                f"is {steps_per_epoch!r}, but must be a whole number >= 1 or None",
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+    if isinstance(config, Mapping) and config.get("groups") is not None:
+        spec = LRSpec.from_config(config)
+    else:
+        spec = LRSpec.from_config(config, group_names_of(model, None))
+    params = resolve_groups(model, spec.patterns)
+    param_groups = []
+    for group in spec.groups:
+        entry: dict[str, Any] = {"params": params[group.name], "name": group.name, "lr": group.lr}
+        if group.weight_decay is not None:
+            entry["weight_decay"] = group.weight_decay
+        param_groups.append(entry)
+    optimizer = build_optimizer(spec.optimizer, param_groups)
+    return LRPlan(spec, optimizer, params, n_epochs, steps_per_epoch)

@@ -1,0 +1,145 @@
+"""LRSpec: the LR library's keys of a config, validated and normalized into named groups.
+
+The library reads only `learning_rate`, `lr_scheduling`, `dsr_subject_multiplier`, `optimizer`
+and `groups` from the trainable's flat config and ignores every other key. Each group
+`component.level` gets a base lr, a freeze rule, an optional weight decay and a schedule config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trainables.lr.errors import ConfigError, Problem, join_path
+from trainables.lr.freeze import FreezeRule
+from trainables.lr.groups import resolve_patterns
+from trainables.lr.leaves import resolve_leaves
+from trainables.lr.optimizers import OptimizerSpec, resolve_optimizer
+from trainables.lr.schedules.registry import schedule_problems
+
+#: the seed's group structure: encoder and DSR have shared and subject levels, the decoder shared
+SEED_GROUPS = ("encoder.shared", "encoder.subjects", "decoder.shared", "dsr.shared", "dsr.subjects")
+#: the config keys this library reads; every other key belongs to the trainable
+LR_KEYS = ("learning_rate", "lr_scheduling", "dsr_subject_multiplier", "optimizer", "groups")
+DEFAULT_SCHEDULE = "MultiStepLR"
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One named group's validated settings; `schedule` None means the global `lr_scheduling`."""
+
+    name: str
+    lr: float
+    freeze: FreezeRule
+    weight_decay: float | None
+    schedule: Mapping[str, Any] | None
+    source: str
+
+
+@dataclass(frozen=True)
+class LRSpec:
+    """Every group's settings, the global schedule, the optimizer and optional name patterns."""
+
+    groups: tuple[GroupSpec, ...]
+    schedule: Mapping[str, Any]
+    optimizer: OptimizerSpec
+    patterns: Mapping[str, tuple[str, ...]] | None = None
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.groups)
+
+    def group(self, name: str) -> GroupSpec:
+        """The settings of the group called `name`."""
+        return next(g for g in self.groups if g.name == name)
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], group_names: Sequence[str] | None = None
+    ) -> LRSpec:
+        """Validate and normalize; raises ConfigError listing every problem.
+
+        >>> LRSpec.from_config({"learning_rate": 1e-3}).group("dsr.subjects").lr
+        0.01
+        """
+        spec, problems = _parse(config, group_names)
+        if problems or spec is None:
+            raise ConfigError(problems)
+        return spec
+
+
+def lr_config_problems(
+    config: Mapping[str, Any], group_names: Sequence[str] | None = None
+) -> list[Problem]:
+    """Every problem of the config's LR keys ([] when valid), each with its dotted path.
+
+    `group_names` is the model's group structure; by default the `groups:` keys of the config,
+    else SEED_GROUPS.
+    """
+    return _parse(config, group_names)[1]
+
+
+def normalize_schedule(config: Any) -> Any:
+    """Fill the default: None is MultiStepLR (no milestones), a bare string is a name."""
+    if config is None:
+        return {"name": DEFAULT_SCHEDULE, "hyperparameters": {}}
+    if isinstance(config, str):
+        return {"name": config}
+    if isinstance(config, Mapping) and "name" not in config:
+        return {"name": DEFAULT_SCHEDULE, **config}
+    return config
+
+
+def _parse(
+    config: Mapping[str, Any], group_names: Sequence[str] | None
+) -> tuple[LRSpec | None, list[Problem]]:
+    if not isinstance(config, Mapping):
+        return None, [Problem("", f"the config is {config!r}, but must be a mapping")]
+    problems: list[Problem] = []
+    patterns = resolve_patterns(config.get("groups"), problems)
+    names = _names(group_names, patterns, config.get("groups"), problems)
+    if names is None:
+        return None, problems
+    leaves = resolve_leaves(
+        config.get("learning_rate"), names, config.get("dsr_subject_multiplier"), problems
+    )
+    schedule = normalize_schedule(config.get("lr_scheduling"))
+    problems.extend(schedule_problems(schedule, "lr_scheduling"))
+    optimizer = resolve_optimizer(config.get("optimizer"), problems)
+    checked: set[str] = set()
+    groups = []
+    for name in names:
+        leaf = leaves[name]
+        own = None if leaf.schedule is None else normalize_schedule(leaf.schedule)
+        if own is not None and leaf.source not in checked:
+            problems.extend(schedule_problems(own, join_path(leaf.source, "schedule")))
+        checked.add(leaf.source)
+        freeze = FreezeRule(leaf.freeze_after, leaf.unfreeze_at)
+        groups.append(GroupSpec(name, leaf.lr, freeze, leaf.weight_decay, own, leaf.source))
+    return LRSpec(tuple(groups), schedule, optimizer, patterns), problems
+
+
+def _names(
+    group_names: Sequence[str] | None,
+    patterns: Mapping[str, Any] | None,
+    raw_groups: Any,
+    problems: list[Problem],
+) -> tuple[str, ...] | None:
+    if group_names is None:
+        if raw_groups is not None and patterns is None:
+            return None  # `groups` itself is broken: nothing to check the rest against
+        return tuple(patterns) if patterns is not None else SEED_GROUPS
+    names = tuple(group_names)
+    bad = [n for n in names if not isinstance(n, str) or not n]
+    if not names or bad or len(set(names)) != len(names):
+        raise TypeError(f"group_names must be distinct non-empty strings, got {names!r}")
+    if patterns is not None and set(patterns) != set(names):
+        problems.append(
+            Problem(
+                "groups",
+                f"names {sorted(patterns)} differ from the model's groups {sorted(names)}",
+                "name the same groups",
+            )
+        )
+    return names
