@@ -1,0 +1,111 @@
+"""The experiment folder `results/<name>/`: its paths, its Optuna study, its record on disk.
+
+`create_experiment` picks a fresh folder (an existing `results/quickstart` makes the next run
+`results/quickstart-2`, so no earlier result is ever overwritten), copies the space file into it
+verbatim and writes `experiment.json` (study name, storage URL, metric, mode, max_t and the
+command-line overrides), which is all `resume`, `best` and the exports need.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from trainables.lr.errors import ConfigError, Problem
+
+RECORD = "experiment.json"
+SPACE_COPY = "space.yaml"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One sweep's folder and the facts every later command needs."""
+
+    dir: Path
+    study_name: str
+    optuna_storage: str
+    metric: str
+    mode: str
+    max_t: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.dir.name
+
+    @property
+    def space_file(self) -> Path:
+        return self.dir / SPACE_COPY
+
+    def load_study(self) -> optuna.Study:
+        """The experiment's Optuna study (needs no running Ray)."""
+        return optuna.load_study(study_name=self.study_name, storage=self.optuna_storage)
+
+
+def unique_dir(root: Path, name: str) -> Path:
+    """`root/name`, or `root/name-2`, `-3`, ... when that folder already holds something."""
+    candidate, n = root / name, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = root / f"{name}-{n}"
+    return candidate
+
+
+def default_storage(exp_dir: Path) -> str:
+    """The default Optuna storage: a SQLite file inside the experiment folder."""
+    return f"sqlite:///{(exp_dir / 'optuna.db').resolve()}"
+
+
+def create_experiment(
+    source: Path,
+    *,
+    name: str,
+    storage_path: str | Path,
+    metric: str,
+    mode: str,
+    max_t: int,
+    optuna_storage: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Experiment:
+    """Make the experiment folder, copy `source` (the space file) into it, record the facts."""
+    exp_dir = unique_dir(Path(storage_path).expanduser().resolve(), name)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, exp_dir / SPACE_COPY)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    experiment = Experiment(
+        dir=exp_dir,
+        study_name=f"{exp_dir.name}-{stamp}",
+        optuna_storage=optuna_storage or default_storage(exp_dir),
+        metric=metric,
+        mode=mode,
+        max_t=max_t,
+        overrides=dict(overrides or {}),
+    )
+    record = {k: v for k, v in asdict(experiment).items() if k != "dir"}
+    (exp_dir / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return experiment
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """The experiment recorded in folder `path`; a ConfigError when it is not one."""
+    exp_dir = Path(path).expanduser().resolve()
+    record_file = exp_dir / RECORD
+    if not record_file.is_file():
+        raise ConfigError(
+            [
+                Problem(
+                    "",
+                    f"{exp_dir} is not an experiment folder (no {RECORD})",
+                    "pass the folder a `python -m tuner run` created, e.g. results/quickstart",
+                )
+            ],
+            source=str(path),
+        )
+    record = json.loads(record_file.read_text())
+    return Experiment(dir=exp_dir, **record)

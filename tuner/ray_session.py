@@ -1,0 +1,77 @@
+"""Where a sweep runs: the Ray already running in this process, a cluster, or a new local Ray.
+
+- Ray already initialized in this process (tests, notebooks): reuse it, leave it running.
+- An address (`--address`, the space file's `address`, or `RAY_ADDRESS`): connect to that
+  cluster (`auto`, `ray://host:port`, `host:port`) and disconnect at the end.
+- Otherwise, the embedded default: a new local Ray (`address="local"`: a bare `ray.init()` would
+  attach to a cluster recorded by an earlier run), dashboard off, one CPU per core, bound to
+  127.0.0.1 (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` before Ray starts; DESIGN.md §6).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@dataclass(frozen=True)
+class RaySession:
+    """What `ray_session` connected to: `kind` is 'reused', 'cluster' or 'local'."""
+
+    kind: str
+    address: str | None
+    node_ip: str
+    num_cpus: float
+
+
+def resolve_address(address: str | None) -> str | None:
+    """The cluster address to connect to: the explicit one, else `RAY_ADDRESS`, else None."""
+    if address:
+        return address
+    return os.environ.get("RAY_ADDRESS") or None
+
+
+@contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[RaySession]:
+    """Ray for one sweep; shuts down only what it started.
+
+    >>> with ray_session() as session:  # a new local Ray on 127.0.0.1
+    ...     print(session.kind)
+    """
+    import ray
+
+    if ray.is_initialized():
+        yield _describe("reused", None)
+        return
+    target = resolve_address(address)
+    if target is not None:
+        ray.init(address=target, log_to_driver=True)
+        kind = "cluster"
+    else:
+        os.environ.setdefault(LOOPBACK_ENV, "0")
+        ray.init(
+            address="local",
+            include_dashboard=False,
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            configure_logging=False,
+        )
+        kind = "local"
+    try:
+        yield _describe(kind, target)
+    finally:
+        ray.shutdown()
+
+
+def _describe(kind: str, address: str | None) -> RaySession:
+    import ray
+
+    return RaySession(
+        kind=kind,
+        address=address,
+        node_ip=ray.util.get_node_ip_address(),
+        num_cpus=float(ray.cluster_resources().get("CPU", 0.0)),
+    )

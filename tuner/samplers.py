@@ -1,0 +1,50 @@
+"""SAMPLERS: the Optuna samplers a space file can name under `searcher.name`, seeded.
+
+`build_sampler("tpe", seed=0, n_startup_trials=5)` gives a seeded `optuna.samplers.TPESampler`.
+Each entry says whether the sampler takes `n_startup_trials` (random trials before modelling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+
+from trainables.lr.errors import ConfigError, Problem, suggest
+
+
+@dataclass(frozen=True)
+class SamplerEntry:
+    """One selectable sampler: its Optuna class and whether it warms up with random trials."""
+
+    factory: Callable[..., optuna.samplers.BaseSampler]
+    startup: bool
+    description: str
+
+
+SAMPLERS: dict[str, SamplerEntry] = {
+    "tpe": SamplerEntry(optuna.samplers.TPESampler, True, "tree-structured Parzen estimator"),
+    "random": SamplerEntry(optuna.samplers.RandomSampler, False, "independent uniform draws"),
+    "cmaes": SamplerEntry(optuna.samplers.CmaEsSampler, True, "CMA-ES (needs the cmaes package)"),
+    "gp": SamplerEntry(optuna.samplers.GPSampler, True, "Gaussian-process Bayesian optimization"),
+    "qmc": SamplerEntry(optuna.samplers.QMCSampler, False, "quasi-Monte Carlo (Sobol) points"),
+    "nsgaii": SamplerEntry(optuna.samplers.NSGAIISampler, False, "NSGA-II genetic algorithm"),
+}
+
+
+def build_sampler(
+    name: str = "tpe", seed: int | None = None, n_startup_trials: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """A seeded Optuna sampler by its space-file name, e.g. `build_sampler("tpe", seed=0)`."""
+    entry = SAMPLERS.get(name)
+    if entry is None:
+        raise ConfigError(
+            [Problem("searcher.name", f"{name!r} is not a known sampler", suggest(name, SAMPLERS))]
+        )
+    kwargs: dict[str, int] = {}
+    if seed is not None:
+        kwargs["seed"] = seed
+    if entry.startup and n_startup_trials is not None:
+        kwargs["n_startup_trials"] = n_startup_trials
+    return entry.factory(**kwargs)

@@ -1,0 +1,167 @@
+"""Ray's OptunaSearch, made to tell Optuna the truth about every trial (DESIGN.md §6).
+
+Stock `OptunaSearch` tells every finished trial COMPLETE with its last value (so a trial ASHA
+stopped after one epoch competes with full-budget trials) and leaves a NaN trial RUNNING. Here:
+
+- every reported epoch value becomes an intermediate value `trial.report(value, step)` with
+  `step = training_iteration` (the epoch count ASHA uses), including the result a trial was
+  stopped on (Ray does not pass that one to `on_trial_result`);
+- a trial whose last result reached `max_t` epochs is COMPLETE with that result's value;
+- a trial that ended before `max_t` (ASHA stopped it) is PRUNED; Optuna then takes its last
+  intermediate value as the trial's value;
+- a non-finite metric, an error after Ray's retries, or a trial that never reported is FAIL.
+
+The PRUNED/COMPLETE decision compares the epochs run with `max_t` rather than hooking ASHA:
+ASHA itself answers STOP at `max_t`, the searcher and the scheduler are checkpointed separately
+by Ray (a shared set would not survive `Tuner.restore`), and the epoch count is what the study
+shows anyway. The trial's full config and Ray trial id are stored as Optuna user attributes, so
+exports need only the study.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray.air.constants import TRAINING_ITERATION
+from ray.tune.search.optuna import OptunaSearch
+from ray.tune.stopper import Stopper
+
+logger = logging.getLogger(__name__)
+
+Define = Callable[[optuna.Trial], dict[str, Any]]
+
+#: Optuna user attributes written for every trial
+RAY_TRIAL_ID = "ray_trial_id"
+CONFIG = "config"
+
+
+def finite(value: Any) -> float | None:
+    """`value` as a finite float, or None when it is missing, not a number, NaN or infinite."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def final_state(
+    result: Mapping[str, Any] | None, metric: str, max_t: int, error: bool = False
+) -> TrialState:
+    """How a trial that ended with last result `result` is recorded (module docstring)."""
+    if error or not result or finite(result.get(metric)) is None:
+        return TrialState.FAIL
+    if int(result.get(TRAINING_ITERATION, 0)) >= max_t:
+        return TrialState.COMPLETE
+    return TrialState.PRUNED
+
+
+class BudgetAwareOptunaSearch(OptunaSearch):
+    """OptunaSearch with correct trial states: COMPLETE only at `max_t`, PRUNED, FAIL.
+
+    `metric` and `mode` come from `TuneConfig` through `set_search_properties` (give the Tuner a
+    non-empty `param_space` of constants so Ray calls it). The trial config is exactly what
+    `define(trial)` returns: Optuna parameter names containing `/` are never unflattened into it.
+    """
+
+    def __init__(
+        self,
+        define: Define,
+        *,
+        max_t: int,
+        sampler: optuna.samplers.BaseSampler,
+        study_name: str,
+        storage: optuna.storages.BaseStorage | str,
+    ) -> None:
+        if isinstance(storage, str):
+            storage = optuna.storages.get_storage(storage)
+        super().__init__(space=None, sampler=sampler, study_name=study_name, storage=storage)
+        self._define = define
+        self._max_t = max_t
+        self._last_step: dict[str, int] = {}
+
+    def set_search_properties(
+        self, metric: str | None, mode: str | None, config: dict, **spec: Any
+    ) -> bool:
+        if self._ot_study is not None:
+            return False
+        self._metric, self._mode = metric, mode
+        self._space = self._define
+        self._setup_study(mode)
+        return True
+
+    @property
+    def study(self) -> optuna.Study | None:
+        """The Optuna study (created once Ray has set metric and mode)."""
+        return self._ot_study
+
+    def suggest(self, trial_id: str) -> dict | None:
+        if self._ot_study is None or not self._metric or not self._mode:
+            return super().suggest(trial_id)  # raises Ray's own "metric/mode undefined" error
+        if trial_id not in self._ot_trials:
+            self._ot_trials[trial_id] = self._ot_study.ask()
+        ot_trial = self._ot_trials[trial_id]
+        config = self._define(ot_trial)
+        ot_trial.set_user_attr(RAY_TRIAL_ID, trial_id)
+        ot_trial.set_user_attr(CONFIG, json.loads(json.dumps(config, default=str)))
+        return copy.deepcopy(config)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        self._report(trial_id, result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        if result:
+            self._report(trial_id, result)
+        state, value = self._verdict(result, error)
+        try:
+            self._ot_study.tell(self._ot_trials[trial_id], value, state=state)
+        except (ValueError, RuntimeError) as exc:  # e.g. finished already in a resumed run
+            logger.warning("could not record trial %s in Optuna: %s", trial_id, exc)
+        self._completed_trials.add(trial_id)
+
+    def _report(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        """Record `result`'s metric as the intermediate value of its epoch (each epoch once)."""
+        step = result.get(TRAINING_ITERATION)
+        if self._metric not in result or not isinstance(step, int):
+            return
+        if step <= self._last_step.get(trial_id, 0):
+            return  # a duplicate final result, or a retry replaying epochs already recorded
+        try:
+            value = float(result[self._metric])
+        except (TypeError, ValueError):
+            return
+        self._ot_trials[trial_id].report(value, step)
+        self._last_step[trial_id] = step
+
+    def _verdict(self, result: Mapping[str, Any] | None, error: bool) -> tuple[TrialState, Any]:
+        state = final_state(result, self._metric, self._max_t, error)
+        value = finite(result[self._metric]) if state == TrialState.COMPLETE else None
+        return state, value
+
+
+class NonFiniteStopper(Stopper):
+    """Stops a trial as soon as its metric is NaN or infinite (the searcher marks it FAIL).
+
+    ASHA never stops such a trial itself: NaN compares false with every cutoff.
+    """
+
+    def __init__(self, metric: str) -> None:
+        self._metric = metric
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return self._metric in result and finite(result[self._metric]) is None
+
+    def stop_all(self) -> bool:
+        return False

@@ -1,0 +1,141 @@
+"""Building and running one sweep: a `ray.tune.Tuner` with Optuna, ASHA and correct states.
+
+`metric` and `mode` are set once, in `TuneConfig`; Ray hands them to ASHA and to the searcher
+(the Tuner gets `param_space={"n_epochs": ...}` so that Ray calls the searcher's
+`set_search_properties`). `max_t` = `n_epochs`, `time_attr` = `training_iteration`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+from tuner.experiment import Experiment
+from tuner.export import ExportPaths, write_exports
+from tuner.progress import ProgressCallback
+from tuner.samplers import build_sampler
+from tuner.searcher import BudgetAwareOptunaSearch, NonFiniteStopper
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What a finished (or interrupted) sweep left behind."""
+
+    experiment: Experiment
+    counts: dict[str, int]
+    exports: ExportPaths
+
+    @property
+    def unfinished(self) -> int:
+        """Trials still RUNNING in Optuna: the sweep was interrupted (`resume` continues)."""
+        return self.counts.get("RUNNING", 0)
+
+    @property
+    def ok(self) -> bool:
+        return self.unfinished == 0 and self.counts.get("COMPLETE", 0) > 0
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial folder names (Ray's default packs the whole config into them)."""
+    return str(trial.trial_id)
+
+
+def ray_trainable(space: Any) -> Any:
+    """The space's Ray trainable, with the per-trial resources of the space file."""
+    entry = space.resolve_trainable()
+    function = entry if callable(entry) else entry.trainable
+    resources = {"cpu": space.resources.cpu, "gpu": space.resources.gpu}
+    return tune.with_resources(function, resources)
+
+
+def build_scheduler(space: Any) -> TrialScheduler:
+    """ASHA over `training_iteration` with `max_t = n_epochs`, or FIFO when `asha: null`."""
+    if space.asha is None:
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=space.n_epochs,
+        grace_period=space.asha.grace_period,
+        reduction_factor=space.asha.reduction_factor,
+    )
+
+
+def build_searcher(space: Any, experiment: Experiment) -> BudgetAwareOptunaSearch:
+    """The Optuna searcher of the space file, on the experiment's study and storage."""
+    settings = space.searcher
+    sampler = build_sampler(settings.name, settings.seed, settings.n_startup_trials)
+    return BudgetAwareOptunaSearch(
+        space.define,
+        max_t=space.n_epochs,
+        sampler=sampler,
+        study_name=experiment.study_name,
+        storage=experiment.optuna_storage,
+    )
+
+
+def default_concurrency(space: Any, cluster_cpus: float) -> int:
+    """`max_concurrent_trials` when the file leaves it out: cluster CPUs / CPUs per trial."""
+    if space.max_concurrent_trials is not None:
+        return int(space.max_concurrent_trials)
+    per_trial = space.resources.cpu or 1
+    return max(1, int(cluster_cpus // per_trial))
+
+
+def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune.Tuner:
+    """The `ray.tune.Tuner` for `space`, writing into `experiment.dir`."""
+    tune_config = tune.TuneConfig(
+        metric=space.metric,
+        mode=space.mode,
+        search_alg=build_searcher(space, experiment),
+        scheduler=build_scheduler(space),
+        num_samples=space.num_samples,
+        max_concurrent_trials=default_concurrency(space, cluster_cpus),
+        reuse_actors=True,
+        trial_dirname_creator=trial_dirname,
+    )
+    run_config = tune.RunConfig(
+        name=experiment.dir.name,
+        storage_path=str(experiment.dir.parent),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=space.keep_checkpoints),
+        failure_config=tune.FailureConfig(max_failures=space.max_failures),
+        stop=NonFiniteStopper(space.metric),
+        callbacks=[ProgressCallback(space.metric, space.mode, space.n_epochs)],
+        verbose=0,
+    )
+    return tune.Tuner(
+        ray_trainable(space),
+        param_space={"n_epochs": space.n_epochs},
+        tune_config=tune_config,
+        run_config=run_config,
+    )
+
+
+def restore_tuner(space: Any, experiment: Experiment) -> tune.Tuner:
+    """The interrupted Tuner of `experiment`, continuing unfinished trials."""
+    return tune.Tuner.restore(
+        str(experiment.dir), trainable=ray_trainable(space), resume_unfinished=True
+    )
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """How many trials of the study are in each Optuna state."""
+    counts = {s.name: 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts
+
+
+def run_tuner(tuner: tune.Tuner, experiment: Experiment, k: int = 5) -> SweepOutcome:
+    """Fit `tuner`, then export the study's trials into the experiment folder."""
+    tuner.fit()
+    study = experiment.load_study()
+    exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
+    return SweepOutcome(experiment, state_counts(study), exports)
