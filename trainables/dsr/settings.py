@@ -1,0 +1,118 @@
+"""`DSRSettings`: the training knobs of the DSR trainable, and checking a whole trainable config.
+
+The trainable receives one flat dict: the LR keys of the seed format (`LR_KEYS`, read by the LR
+library) plus the settings below. `dsr_config_problems` checks both, so a bad file is rejected
+before Ray starts. `alpha` (generalized teacher forcing) is a number in [0, 1] or
+`{value: 0.3, schedule: {name: ..., hyperparameters: {...}}}`, where the schedule (any LR-library
+schedule, stepped per epoch) multiplies `value`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainables.dsr.data import DataKey, load_data
+from trainables.lr import LR_KEYS, lr_config_problems
+from trainables.lr.errors import ConfigError, Problem, pydantic_problems
+from trainables.lr.schedules.registry import schedule_problems
+
+
+class Alpha(BaseModel):
+    """Teacher-forcing alpha: `value`, times the schedule's multiplier when one is given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float = Field(ge=0, le=1, allow_inf_nan=False)
+    schedule: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, data: Any) -> Any:
+        is_number = isinstance(data, int | float) and not isinstance(data, bool)
+        return {"value": data} if is_number else data
+
+
+class DSRSettings(BaseModel):
+    """Training settings of the DSR benchmark (every key optional; unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_epochs: int = Field(default=50, ge=1)
+    n_subjects: int = Field(default=8, ge=1, description="Lorenz subjects; an .npz decides its own")
+    latent_dim: int = Field(default=16, ge=1)
+    hidden_dim: int = Field(default=32, ge=1)
+    subject_dim: int = Field(default=4, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    seq_len: int = Field(default=25, ge=1, description="predicted steps per training window")
+    alpha: Alpha = Field(default=Alpha(value=0.3), description="teacher-forcing alpha")
+    grad_clip: float | None = Field(default=10.0, gt=0, allow_inf_nan=False)
+    pred_steps: int = Field(default=10, ge=1, description="n of the n-step prediction error")
+    eval_every: int = Field(default=5, ge=1, description="epochs between D_stsp/D_H evaluations")
+    checkpoint_every: int = Field(default=5, ge=1)
+    seed: int = Field(default=0, ge=0, description="initialization and batch order")
+    data_seed: int = Field(default=0, ge=0, description="the synthetic data")
+    train_steps: int = Field(default=1000, ge=2)
+    test_steps: int = Field(default=3000, ge=2)
+    data_path: str | None = None
+    test_fraction: float = Field(default=0.25, gt=0, lt=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @property
+    def data_key(self) -> DataKey:
+        return DataKey(
+            n_subjects=self.n_subjects,
+            train_steps=self.train_steps,
+            test_steps=self.test_steps,
+            data_seed=self.data_seed,
+            data_path=None if self.data_path is None else str(Path(self.data_path).expanduser()),
+            test_fraction=self.test_fraction,
+        )
+
+
+def settings_of(config: Mapping[str, Any]) -> DSRSettings:
+    """The validated settings part of a trainable config; raises `ConfigError` listing problems."""
+    try:
+        settings = DSRSettings.model_validate({k: v for k, v in config.items() if k not in LR_KEYS})
+    except ValidationError as error:
+        raise ConfigError(pydantic_problems(error)) from error
+    if settings.alpha.schedule is not None:
+        problems = schedule_problems(settings.alpha.schedule, "alpha.schedule")
+        if problems:
+            raise ConfigError(problems)
+    return settings
+
+
+def data_problems(settings: DSRSettings) -> list[Problem]:
+    """Problems of the data the settings point at (a user's .npz): shapes, lengths, values."""
+    try:
+        data = load_data(settings.data_key, settings.seq_len + 1)
+    except ConfigError as error:
+        return list(error.problems)
+    problems = []
+    if settings.data_path is not None and "n_subjects" in settings.model_fields_set:
+        if settings.n_subjects != data.n_subjects:
+            msg = f"is {settings.n_subjects}, but '{settings.data_path}' has {data.n_subjects}"
+            problems.append(Problem("n_subjects", msg, "leave it out with data_path"))
+    if min(len(s) for s in data.train) < settings.seq_len + 1:
+        msg = f"is {settings.seq_len}, but a training series is shorter than seq_len + 1"
+        problems.append(Problem("seq_len", msg, "lower seq_len or give longer series"))
+    if min(len(s) for s in data.test) <= settings.pred_steps:
+        msg = f"is {settings.pred_steps}, but a test series is not longer than it"
+        problems.append(Problem("pred_steps", msg, "lower pred_steps or give longer series"))
+    return problems
+
+
+def dsr_config_problems(config: Any) -> list[Problem]:
+    """Every problem of a DSR trainable config: its settings, its data and its LR keys."""
+    if not isinstance(config, Mapping):
+        return [Problem("", f"config is {config!r}, but must be a mapping")]
+    problems = list(lr_config_problems(config))
+    try:
+        settings = settings_of(config)
+    except ConfigError as error:
+        return [*problems, *error.problems]
+    return [*problems, *data_problems(settings)]
