@@ -130,12 +130,23 @@ def learning_rate_problems(
 ) -> list[Problem]:
     """Keys that name no group of the trainable, each with the nearest valid key."""
     problems = []
+    levels: dict[str, list[str]] = {}
+    for group in group_names:
+        component, level = _split(group)
+        levels.setdefault(component, []).extend([level] if level is not None else [])
     for section in ("multipliers", "freeze_after"):
         for key in getattr(spec, section):
-            if not any(matching_keys(key, g) for g in group_names):
-                known = _valid_keys(group_names)
-                message = f"{key!r} names no parameter group of the trainable"
-                problems.append(Problem(join_path(path, section), message, suggest(key, known)))
+            if any(matching_keys(key, g) for g in group_names):
+                continue
+            component, level = _split(key)
+            if component in levels and level is not None:
+                has = ", ".join(repr(v) for v in levels[component]) or "no levels"
+                message = f"names no parameter group: {component} has only {has}"
+                fix = f"use {component!r} or one of its levels"
+            else:
+                message = "names no parameter group of the trainable"
+                fix = suggest(key, _valid_keys(group_names))
+            problems.append(Problem(join_path(path, section, key), message, fix))
     return problems
 
 

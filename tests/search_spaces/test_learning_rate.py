@@ -1,0 +1,138 @@
+"""The learning_rate search: base lr times matching multipliers, freeze precedence, seed format."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import FixedTrial
+
+from search_spaces import LearningRateDef, define_learning_rate
+from search_spaces.learning_rate import learning_rate_problems
+
+GROUPS = ("encoder.shared", "encoder.subjects", "decoder.shared", "dsr.shared", "dsr.subjects")
+
+
+def test_only_a_base_lr_gives_the_seed_number_form():
+    spec = LearningRateDef(lr={"log_uniform": [1e-3, 1e-1]})
+    out = define_learning_rate(
+        FixedTrial({"learning_rate/lr": 0.02}), spec, n_epochs=10, group_names=GROUPS
+    )
+    assert out == {"learning_rate": 0.02}
+    with_mult = define_learning_rate(
+        FixedTrial({"learning_rate/lr": 0.02}),
+        spec,
+        n_epochs=10,
+        group_names=GROUPS,
+        dsr_subject_multiplier=4.0,
+    )
+    assert with_mult == {"learning_rate": 0.02, "dsr_subject_multiplier": 4.0}
+
+
+def test_multipliers_multiply_and_the_most_specific_freeze_wins():
+    spec = LearningRateDef(
+        lr={"log_uniform": [1e-3, 1e-1]},
+        multipliers={
+            "encoder": {"log_uniform": [0.1, 10.0]},
+            "*.subjects": {"choice": [1.0, 10.0]},
+            "dsr.subjects": 2.0,
+        },
+        freeze_after={
+            "encoder": {"int": [1, 20]},
+            "encoder.subjects": {"choice": [None, 0.5]},
+            "*.shared": 0.25,
+        },
+    )
+    trial = FixedTrial(
+        {
+            "learning_rate/lr": 0.01,
+            "learning_rate/encoder/multiplier": 0.5,
+            "learning_rate/*/subjects/multiplier": 10.0,
+            "learning_rate/encoder/freeze_after": 4,
+            "learning_rate/encoder/subjects/freeze_after": 0.5,
+        }
+    )
+    out = define_learning_rate(
+        trial, spec, n_epochs=20, group_names=GROUPS, dsr_subject_multiplier=3.0
+    )
+    assert out == {
+        "learning_rate": {
+            "encoder": {
+                "shared": {"lr": 0.01 * 0.5, "freeze_after": 4},
+                "subjects": {"lr": 0.01 * 10.0 * 0.5, "freeze_after": 10},
+            },
+            "decoder": {"shared": {"lr": 0.01, "freeze_after": 5}},
+            "dsr": {
+                "shared": {"lr": 0.01, "freeze_after": 5},
+                "subjects": {"lr": 0.01 * 10.0 * 2.0 * 3.0, "freeze_after": None},
+            },
+        }
+    }
+    # a FixedTrial is exact: it would raise for any parameter it was not given
+    assert set(trial.params) == {
+        "learning_rate/lr",
+        "learning_rate/encoder/multiplier",
+        "learning_rate/*/subjects/multiplier",
+        "learning_rate/encoder/freeze_after",
+        "learning_rate/encoder/subjects/freeze_after",
+    }
+
+
+def test_groups_without_a_level_get_a_leaf():
+    spec = LearningRateDef(lr=0.1, multipliers={"head": 10.0}, freeze_after={"body": 3})
+    out = define_learning_rate(FixedTrial({}), spec, n_epochs=5, group_names=("body", "head"))
+    assert out == {
+        "learning_rate": {
+            "body": {"lr": 0.1, "freeze_after": 3},
+            "head": {"lr": 0.1 * 10.0, "freeze_after": None},
+        }
+    }
+
+
+def test_sampled_rates_stay_inside_the_declared_products():
+    spec = LearningRateDef(
+        lr={"log_uniform": [1e-3, 1e-2]}, multipliers={"dsr": {"log_uniform": [1.0, 10.0]}}
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    for _ in range(50):
+        trial = study.ask()
+        rates = define_learning_rate(trial, spec, n_epochs=10, group_names=GROUPS)
+        base = trial.params["learning_rate/lr"]
+        mult = trial.params["learning_rate/dsr/multiplier"]
+        assert 1e-3 <= base <= 1e-2 and 1.0 <= mult <= 10.0
+        assert rates["learning_rate"]["encoder"]["shared"]["lr"] == base
+        assert rates["learning_rate"]["dsr"]["subjects"]["lr"] == base * mult
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "hint"),
+    [
+        ("multipliers", "decoder.subjects", "use 'decoder' or one of its levels"),
+        ("multipliers", "encodr", "did you mean 'encoder'?"),
+        ("freeze_after", "*.subject", "did you mean '*.subjects'?"),
+        ("freeze_after", "*", "known:"),
+    ],
+)
+def test_keys_that_name_no_group_are_reported_with_the_nearest(section, key, hint):
+    spec = LearningRateDef(lr=0.1, **{section: {key: 1.0 if section == "multipliers" else 3}})
+    problems = learning_rate_problems(spec, GROUPS)
+    assert len(problems) == 1
+    assert problems[0].path == f"search.learning_rate.{section}.{key}"
+    assert "names no parameter group" in problems[0].message and hint in problems[0].fix
+
+
+def test_a_level_the_component_lacks_is_named():
+    spec = LearningRateDef(lr=0.1, multipliers={"decoder.subjects": 2.0})
+    (problem,) = learning_rate_problems(spec, GROUPS)
+    assert str(problem) == (
+        "search.learning_rate.multipliers.decoder.subjects: names no parameter group: "
+        "decoder has only 'shared': use 'decoder' or one of its levels"
+    )
+
+
+def test_valid_keys_have_no_problems():
+    spec = LearningRateDef(
+        lr=0.1,
+        multipliers={"encoder": 2.0, "*.subjects": 3.0, "dsr.shared": 0.5},
+        freeze_after={"decoder": 3, "decoder.shared": 4, "*.shared": 0.5},
+    )
+    assert learning_rate_problems(spec, GROUPS) == []
