@@ -1,7 +1,7 @@
 """Where a sweep runs: the Ray already running in this process, a cluster, or a new local Ray.
 
 - Ray already initialized in this process (tests, notebooks): reuse it, leave it running.
-- An address (`--address`, the space file's `address`, or `RAY_ADDRESS`): connect to that
+- An address (`--address`, else the space file's `address`, else `RAY_ADDRESS`): connect to that
   cluster (`auto`, `ray://host:port`, `host:port`) and disconnect at the end.
 - Otherwise, the embedded default: a new local Ray (`address="local"`: a bare `ray.init()` would
   attach to a cluster recorded by an earlier run), dashboard off, one CPU per core, bound to
@@ -29,7 +29,10 @@ class RaySession:
 
 
 def resolve_address(address: str | None) -> str | None:
-    """The cluster address to connect to: the explicit one, else `RAY_ADDRESS`, else None."""
+    """The cluster to connect to: the explicit address, else `RAY_ADDRESS`, else None (a new
+    local Ray); `"local"` asks for a new local Ray even when `RAY_ADDRESS` is set."""
+    if address == "local":
+        return None
     if address:
         return address
     return os.environ.get("RAY_ADDRESS") or None

@@ -68,12 +68,29 @@ def build_scheduler(space: Any) -> TrialScheduler:
     )
 
 
+class TrialConfig:
+    """The define-by-run function of a sweep: the space's config plus `checkpoint_every`.
+
+    A class rather than a closure so that Ray can pickle the searcher's state.
+    `checkpoint_every: 0` (only at the end) becomes `n_epochs`.
+    """
+
+    def __init__(self, space: Any) -> None:
+        self.space = space
+
+    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
+        config = self.space.define(trial)
+        every = self.space.checkpoint_every or self.space.n_epochs
+        config.setdefault("checkpoint_every", every)
+        return config
+
+
 def build_searcher(space: Any, experiment: Experiment) -> BudgetAwareOptunaSearch:
     """The Optuna searcher of the space file, on the experiment's study and storage."""
     settings = space.searcher
     sampler = build_sampler(settings.name, settings.seed, settings.n_startup_trials)
     return BudgetAwareOptunaSearch(
-        space.define,
+        TrialConfig(space),
         max_t=space.n_epochs,
         sampler=sampler,
         study_name=experiment.study_name,

@@ -1,0 +1,42 @@
+"""Cheap deterministic trainables for tuner tests: each epoch's value is a closed form.
+
+`score(x, epoch) = (x - 0.3) ** 2 + 1 / epoch`: lower for x near 0.3, improving every epoch, so
+ASHA has something to rank and every reported value can be recomputed exactly by a test.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+import ray
+from ray import tune
+
+
+def score(x: float, epoch: int) -> float:
+    """The value a toy trial reports at `epoch` (1-based)."""
+    return (x - 0.3) ** 2 + 1.0 / epoch
+
+
+def trainable(config: dict[str, Any]) -> None:
+    """Reports `score` every epoch; NaN from epoch 2 when x > `nan_above`; raises when x <
+    `raise_below` at epoch 2. Also reports the node id and pid that ran it."""
+    x = float(config["x"])
+    node = ray.get_runtime_context().get_node_id()
+    for epoch in range(1, int(config["n_epochs"]) + 1):
+        time.sleep(float(config.get("sleep", 0.0)))
+        if epoch >= 2 and x < float(config.get("raise_below", -math.inf)):
+            raise RuntimeError(f"toy trainable fails on purpose (x={x})")
+        value = (
+            math.nan
+            if epoch >= 2 and x > float(config.get("nan_above", math.inf))
+            else score(x, epoch)
+        )
+        tune.report({"score": value, "epoch": epoch, "node_id": node, "pid": os.getpid()})
+
+
+def config_problems(config: dict[str, Any]) -> list:
+    """The toy accepts every config."""
+    return []

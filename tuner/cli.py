@@ -1,0 +1,173 @@
+"""`python -m tuner`: run, validate, sample, resume, best.
+
+Exit codes: 0 success, 2 bad input (every problem listed with file and dotted path; Ray is never
+started for a bad file), 1 failure (the sweep could not run, or no trial ran the full budget).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from trainables.lr.errors import ConfigError, TunerError
+
+OK, FAILURE, BAD_INPUT = 0, 1, 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"is {value}, but must be >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner",
+        description="Tune hierarchical learning-rate configs with Ray Tune, Optuna and ASHA.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the sweep a space file describes")
+    run.add_argument("file", help="space file (YAML)")
+    run.add_argument("--name", help="experiment name (default: the file's `name`)")
+    run.add_argument("--num-samples", type=_positive_int, help="number of trials")
+    run.add_argument("--address", help="Ray cluster: auto, ray://host:port or host:port")
+    run.add_argument("--storage-path", help="results root (default: the file's, `results`)")
+    run.add_argument("--seed", type=int, help="sampler seed (default: the file's)")
+
+    validate = commands.add_parser("validate", help="check a space file without starting Ray")
+    validate.add_argument("file")
+
+    sample = commands.add_parser("sample", help="print sampled configs without training")
+    sample.add_argument("file")
+    sample.add_argument("--n", type=_positive_int, default=5, help="how many (default 5)")
+    sample.add_argument("--seed", type=int, help="sampling seed (default: the file's)")
+
+    resume = commands.add_parser("resume", help="continue an interrupted sweep")
+    resume.add_argument("dir", help="experiment folder, e.g. results/quickstart")
+    resume.add_argument("--address", help="Ray cluster (default: as the sweep was run)")
+
+    best = commands.add_parser("best", help="print the top configs in the seed format")
+    best.add_argument("dir", help="experiment folder, e.g. results/quickstart")
+    best.add_argument("--k", type=_positive_int, default=5, help="how many (default 5)")
+    return parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from tuner.space import load_space
+
+    space = load_space(args.file)
+    asha = (
+        f"ASHA grace_period {space.asha.grace_period}, reduction_factor "
+        f"{space.asha.reduction_factor}"
+        if space.asha is not None
+        else "no early stopping"
+    )
+    print(
+        f"{args.file}: OK: {space.name}, trainable {space.trainable}, {space.num_samples} "
+        f"trials x {space.n_epochs} epochs, {space.metric} ({space.mode}), searcher "
+        f"{space.searcher.name} (seed {space.searcher.seed}), {asha}"
+    )
+    return OK
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from tuner.space import load_space, sample_configs
+
+    space = load_space(args.file)
+    seed = args.seed if args.seed is not None else (space.searcher.seed or 0)
+    configs = sample_configs(space, n=args.n, seed=seed)
+    print(yaml.safe_dump(configs, sort_keys=False, default_flow_style=False), end="")
+    return OK
+
+
+def _finish(outcome: Any) -> int:
+    from tuner.summary import summary_text
+
+    print()
+    print(summary_text(outcome))
+    return OK if outcome.ok else FAILURE
+
+
+def _quiet_ray_and_optuna() -> None:
+    """Our progress lines replace Ray's tables; Optuna's per-trial log lines are noise here."""
+    import os
+
+    import optuna
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _announce(session: Any) -> None:
+    where = {"local": "a new local Ray", "cluster": "the Ray cluster", "reused": "the running Ray"}
+    address = f" {session.address}" if session.address else ""
+    print(
+        f"running on {where[session.kind]}{address} "
+        f"(node {session.node_ip}, {session.num_cpus:g} CPUs)",
+        flush=True,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tuner.api import prepare, run_prepared
+
+    space, experiment = prepare(
+        args.file,
+        name=args.name,
+        num_samples=args.num_samples,
+        address=args.address,
+        storage_path=args.storage_path,
+        seed=args.seed,
+    )
+    print(f"sweep {experiment.name}: {space.num_samples} trials -> {experiment.dir}", flush=True)
+    _quiet_ray_and_optuna()
+    return _finish(run_prepared(space, experiment, announce=_announce))
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from tuner.api import resume
+
+    _quiet_ray_and_optuna()
+    return _finish(resume(args.dir, address=args.address, announce=_announce))
+
+
+def _best(args: argparse.Namespace) -> int:
+    from tuner.api import best_configs_of
+
+    print(best_configs_of(args.dir, k=args.k), end="")
+    return OK
+
+
+_COMMANDS = {
+    "run": _run,
+    "validate": _validate,
+    "sample": _sample,
+    "resume": _resume,
+    "best": _best,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m tuner` and the `tuner` script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return BAD_INPUT
+    except TunerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return FAILURE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return FAILURE
