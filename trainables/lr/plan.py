@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from trainables.lr import _state
-from trainables.lr.errors import ConfigError, Problem
+from trainables.lr.errors import ConfigError, Problem, TunerError
 from trainables.lr.freeze import set_frozen
 from trainables.lr.groups import group_names_of, resolve_groups
 from trainables.lr.optimizers import build_optimizer
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _FORMAT = "trainables.lr.plan/1"
+
+
+def _scalar(value: Any) -> float:
+    """A metric as a float; a tensor (e.g. the loss itself) is detached first."""
+    if isinstance(value, torch.Tensor):
+        return float(value.detach().item())
+    return float(value)
 
 
 def build_schedules(spec: LRSpec, context: ScheduleContext) -> dict[str, Schedule]:
@@ -65,6 +72,7 @@ class LRPlan:
         self._distinct = list({id(s): s for s in self._schedules.values()}.values())
         self._stepwise = any(s.unit == "step" for s in self._distinct)
         self._frozen: dict[str, bool] = {}
+        self._epoch_start_step = 0
         self._groups = {g["name"]: g for g in optimizer.param_groups}
         self._apply()
 
@@ -93,12 +101,18 @@ class LRPlan:
 
     def step_epoch(self, train_loss: float | None = None, **metrics: float) -> None:
         """At the end of each epoch: stateful rules observe, the clock advances, lrs are set."""
+        if self._stepwise and self.clock.step == self._epoch_start_step:
+            raise TunerError(
+                "a step-wise schedule is configured, but step_batch() was not called this epoch: "
+                "call plan.step_batch() after every optimizer.step()"
+            )
         seen = {"train_loss": train_loss, **metrics}
-        seen = {k: float(v) for k, v in seen.items() if v is not None}
+        seen = {k: _scalar(v) for k, v in seen.items() if v is not None}
         for schedule in self._distinct:
             schedule.observe(seen)
         c = self.clock
         self.clock = Clock(c.epoch + 1, c.step, c.n_epochs, c.steps_per_epoch)
+        self._epoch_start_step = c.step
         self._apply()
 
     def _apply(self) -> None:
@@ -168,6 +182,7 @@ class LRPlan:
         self.clock = Clock(
             int(c["epoch"]), int(c["step"]), self.clock.n_epochs, self.clock.steps_per_epoch
         )
+        self._epoch_start_step = self.clock.step
         self._frozen = {}
         self._apply()
 
