@@ -51,7 +51,7 @@ def trial_dirname(trial: Any) -> str:
 def ray_trainable(space: Any) -> Any:
     """The space's Ray trainable, with the per-trial resources of the space file."""
     entry = space.resolve_trainable()
-    function = entry if callable(entry) else entry.trainable
+    function = entry if callable(entry) else entry.function
     resources = {"cpu": space.resources.cpu, "gpu": space.resources.gpu}
     return tune.with_resources(function, resources)
 
