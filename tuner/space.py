@@ -1,0 +1,218 @@
+"""`space.yaml`: one validated, frozen `SpaceFile` describing a whole sweep.
+
+```python
+space = load_space("space.yaml")          # ConfigError(source="space.yaml") listing every problem
+config = space.define(trial)              # define-by-run: the full flat config of one trial
+configs = sample_configs(space, n=5)      # seeded samples, no Ray, no training
+entry = space.resolve_trainable()         # the Ray trainable, its config checks and groups
+```
+
+Beyond the schema, `load_space` checks what needs the trainable and the schedule registry (group
+and schedule names, ASHA's grace period against `n_epochs`, the sampler), then draws
+`CHECK_SAMPLES` seeded samples and checks each with the trainable's `config_problems`, so a space
+that can produce an invalid config is rejected before Ray starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from search_spaces import SearchDef, define_search, search_problems
+from trainables.lr.errors import ConfigError, Problem, pydantic_problems
+from tuner._space_settings import (
+    AshaSettings,
+    ResourcesSettings,
+    SearcherSettings,
+    address_problems,
+    asha_problems,
+    resources_problems,
+    searcher_problems,
+)
+from tuner._space_trainable import group_names, resolve_trainable, trainable_problems
+from tuner._space_yaml import numbers_as_floats, read_yaml
+
+__all__ = [
+    "CHECK_SAMPLES",
+    "AshaSettings",
+    "ResourcesSettings",
+    "SearcherSettings",
+    "SpaceFile",
+    "load_space",
+    "parse_space",
+    "sample_configs",
+]
+
+#: seeded samples `load_space` checks with the trainable's `config_problems`
+CHECK_SAMPLES = 20
+
+
+class SpaceFile(BaseModel):
+    """A sweep: what to train, what to search, how to search and stop, where to run and save."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
+    trainable: str = "dsr"
+    n_epochs: int = Field(ge=1)
+    metric: str = Field(min_length=1)
+    mode: Literal["min", "max"]
+    num_samples: int = Field(default=10, ge=1)
+    max_concurrent_trials: int | None = Field(default=None, ge=1)
+    fixed: dict[str, Any] = {}
+    search: SearchDef = SearchDef()
+    searcher: SearcherSettings = SearcherSettings()
+    asha: AshaSettings | None = AshaSettings()
+    resources: ResourcesSettings = ResourcesSettings()
+    checkpoint_every: int = Field(default=5, ge=0)
+    keep_checkpoints: int = Field(default=2, ge=2)
+    max_failures: int = Field(default=0, ge=0)
+    storage_path: str = Field(default="results", min_length=1)
+    optuna_storage: str | None = None
+    address: str | None = None
+
+    _source: str = PrivateAttr(default="space.yaml")
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """The file this space was read from (as given), for messages."""
+        return self._source
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The mapping as written in the file (a copy of it), e.g. to save beside the results."""
+        return dict(self._raw)
+
+    def resolve_trainable(self) -> Any:
+        """The trainable's entry: `.function` (for Ray), `.config_problems`, `.groups`."""
+        return resolve_trainable(self.trainable)
+
+    def group_names(self) -> tuple[str, ...]:
+        """The groups sampled LR configs cover: the `fixed.groups` keys, else the trainable's."""
+        patterns = self.fixed.get("groups")
+        if isinstance(patterns, Mapping) and patterns:
+            return tuple(str(name) for name in patterns)
+        return group_names(self.resolve_trainable())
+
+    def define(self, trial: optuna.Trial) -> dict[str, Any]:
+        """The full flat config of one trial: fixed settings, `n_epochs`, sampled values."""
+        groups = self.group_names()
+        sampled = define_search(trial, self.search, n_epochs=self.n_epochs, group_names=groups)
+        return {**self.fixed, "n_epochs": self.n_epochs, **sampled}
+
+    def with_overrides(self, **changes: Any) -> SpaceFile:
+        """This space with top-level keys replaced (e.g. from the command line), re-validated."""
+        data = {**self._raw, **{k: v for k, v in changes.items() if v is not None}}
+        return parse_space(data, self._source)
+
+
+def parse_space(data: Mapping[str, Any], source: str = "space.yaml") -> SpaceFile:
+    """A `SpaceFile` from an already-read mapping; `ConfigError(source=...)` with every problem."""
+    data = numbers_as_floats(dict(data))
+    try:
+        space = SpaceFile.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(pydantic_problems(error), source) from None
+    space._source = source
+    space._raw = data
+    problems = space_problems(space)
+    if not problems:
+        problems = sample_problems(space)
+    if problems:
+        raise ConfigError(problems, source)
+    return space
+
+
+def load_space(path: str | Path) -> SpaceFile:
+    """Read and fully check a space file; `ConfigError(source=str(path))` lists every problem."""
+    return parse_space(read_yaml(path), str(path))
+
+
+def space_problems(space: SpaceFile) -> list[Problem]:
+    """Checks across fields and against the trainable, samplers and schedule registry."""
+    problems = [
+        *asha_problems(space.asha, space.n_epochs),
+        *resources_problems(space.resources),
+        *searcher_problems(space.searcher),
+        *address_problems(space.address, space.optuna_storage),
+        *_fixed_problems(space),
+    ]
+    trainable = trainable_problems(space.trainable)
+    problems += trainable
+    if not trainable:
+        groups = space.group_names()
+        problems += search_problems(space.search, group_names=groups, schedules=_schedules())
+    return problems
+
+
+def _fixed_problems(space: SpaceFile) -> list[Problem]:
+    problems = []
+    if "n_epochs" in space.fixed:
+        problems.append(
+            Problem("fixed.n_epochs", "is set here", "set n_epochs once, at the top level")
+        )
+    for key in sorted(space.search.output_keys() & set(space.fixed)):
+        problems.append(
+            Problem(f"fixed.{key}", "is also set by the search block", "keep only one of them")
+        )
+    return problems
+
+
+def _schedules() -> dict[str, tuple[str, ...]]:
+    """Every schedule name and alias in the registry, with its hyperparameter names."""
+    from trainables.lr.schedules.registry import SCHEDULES, lookup
+
+    names = {name for entry in SCHEDULES.values() for name in (entry.name, *entry.aliases)}
+    return {name: tuple(lookup(name).params.model_fields) for name in sorted(names)}
+
+
+def sample_problems(space: SpaceFile, n: int = CHECK_SAMPLES) -> list[Problem]:
+    """The trainable's complaints about `n` seeded samples, each told once, located in the file."""
+    config_problems = space.resolve_trainable().config_problems
+    seen: dict[str, Problem] = {}
+    for index, config in enumerate(sample_configs(space, n=n, seed=0)):
+        for problem in config_problems(config):
+            key = f"{problem.path}: {problem.message}"
+            if key not in seen:
+                message = f"{problem.message} (in sampled config #{index})"
+                seen[key] = Problem(_file_path(space, problem.path), message, problem.fix)
+    return list(seen.values())
+
+
+def _file_path(space: SpaceFile, config_path: str) -> str:
+    """Where in the file a trial config's key comes from: `search.settings.x`, `fixed.x`."""
+    key = config_path.split(".")[0].split("[")[0]
+    if key in space.search.settings:
+        return f"search.settings.{config_path}"
+    if key in space.fixed:
+        return f"fixed.{config_path}"
+    return config_path
+
+
+def sample_configs(space: SpaceFile, n: int = 5, seed: int = 0) -> list[dict[str, Any]]:
+    """`n` configs drawn with a seeded random sampler, exactly as trials would receive them."""
+    with _quiet_optuna():
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        configs = []
+        for _ in range(n):
+            trial = study.ask()
+            configs.append(space.define(trial))
+    return configs
+
+
+@contextmanager
+def _quiet_optuna():
+    logger = logging.getLogger("optuna")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
