@@ -15,9 +15,7 @@ that can produce an invalid config is rejected before Ray starts.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from search_spaces import SearchDef, define_search, search_problems
 from trainables.lr.errors import ConfigError, Problem, pydantic_problems
+from tuner._space_samples import CHECK_SAMPLES, sample_configs, sample_problems
 from tuner._space_settings import (
     AshaSettings,
     ResourcesSettings,
@@ -48,9 +47,6 @@ __all__ = [
     "parse_space",
     "sample_configs",
 ]
-
-#: seeded samples `load_space` checks with the trainable's `config_problems`
-CHECK_SAMPLES = 20
 
 
 class SpaceFile(BaseModel):
@@ -171,48 +167,3 @@ def _schedules() -> dict[str, tuple[str, ...]]:
 
     names = {name for entry in SCHEDULES.values() for name in (entry.name, *entry.aliases)}
     return {name: tuple(lookup(name).params.model_fields) for name in sorted(names)}
-
-
-def sample_problems(space: SpaceFile, n: int = CHECK_SAMPLES) -> list[Problem]:
-    """The trainable's complaints about `n` seeded samples, each told once, located in the file."""
-    config_problems = space.resolve_trainable().config_problems
-    seen: dict[str, Problem] = {}
-    for index, config in enumerate(sample_configs(space, n=n, seed=0)):
-        for problem in config_problems(config):
-            key = f"{problem.path}: {problem.message}"
-            if key not in seen:
-                message = f"{problem.message} (in sampled config #{index})"
-                seen[key] = Problem(_file_path(space, problem.path), message, problem.fix)
-    return list(seen.values())
-
-
-def _file_path(space: SpaceFile, config_path: str) -> str:
-    """Where in the file a trial config's key comes from: `search.settings.x`, `fixed.x`."""
-    key = config_path.split(".")[0].split("[")[0]
-    if key in space.search.settings:
-        return f"search.settings.{config_path}"
-    if key in space.fixed:
-        return f"fixed.{config_path}"
-    return config_path
-
-
-def sample_configs(space: SpaceFile, n: int = 5, seed: int = 0) -> list[dict[str, Any]]:
-    """`n` configs drawn with a seeded random sampler, exactly as trials would receive them."""
-    with _quiet_optuna():
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-        configs = []
-        for _ in range(n):
-            trial = study.ask()
-            configs.append(space.define(trial))
-    return configs
-
-
-@contextmanager
-def _quiet_optuna():
-    logger = logging.getLogger("optuna")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

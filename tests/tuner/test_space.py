@@ -227,6 +227,14 @@ MALFORMED = [
         "space.yaml: search.settings.hiden_dim: is not a known key (in sampled config #0): "
         "remove it or check its spelling",
     ),
+    (
+        {"search": {"lr_scheduling": {"choice": {"MultiStepLR": {"milestones": [1.5]}}}}},
+        "space.yaml: search.lr_scheduling.choice.MultiStepLR.milestones: is [1.5], but",
+    ),
+    (
+        {"search": {"lr_scheduling": {"name": "StepLR", "hyperparameters": {"gamma": -1}}}},
+        "space.yaml: search.lr_scheduling.hyperparameters.gamma: is -1",
+    ),
     ({"fixed": {"latent_dim": 0}}, "space.yaml: fixed.latent_dim: is 0, but input should be"),
     (
         {"search": {"learning_rate": {"lr": 0.1}, "dsr_subject_multiplier": {"choice": [0, 1]}}},

@@ -1,0 +1,71 @@
+"""Seeded samples of a space without training, and the trainable's verdict on them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import optuna
+
+from trainables.lr.errors import Problem
+
+if TYPE_CHECKING:
+    from tuner.space import SpaceFile
+
+#: seeded samples `load_space` checks with the trainable's `config_problems`
+CHECK_SAMPLES = 20
+
+
+def sample_problems(space: SpaceFile, n: int = CHECK_SAMPLES) -> list[Problem]:
+    """The trainable's complaints about `n` seeded samples, each told once, located in the file."""
+    config_problems = space.resolve_trainable().config_problems
+    seen: dict[str, Problem] = {}
+    for index, config in enumerate(sample_configs(space, n=n, seed=0)):
+        for problem in config_problems(config):
+            key = f"{problem.path}: {problem.message}"
+            if key not in seen:
+                message = f"{problem.message} (in sampled config #{index})"
+                path = _file_path(space, problem.path, config)
+                seen[key] = Problem(path, message, problem.fix)
+    return list(seen.values())
+
+
+def _file_path(space: SpaceFile, config_path: str, config: Mapping[str, Any]) -> str:
+    """Where in the file a trial config's key comes from: `search.settings.x`, `fixed.x`, ..."""
+    key = config_path.split(".")[0].split("[")[0]
+    if key in space.search.settings:
+        return f"search.settings.{config_path}"
+    if key in space.fixed:
+        return f"fixed.{config_path}"
+    prefix = "lr_scheduling.hyperparameters."
+    scheduling = space.search.lr_scheduling
+    if scheduling is not None and config_path.startswith(prefix):
+        rest = config_path.removeprefix(prefix)
+        if scheduling.choice is None:
+            return f"search.lr_scheduling.hyperparameters.{rest}"
+        return f"search.lr_scheduling.choice.{config['lr_scheduling']['name']}.{rest}"
+    return config_path
+
+
+def sample_configs(space: SpaceFile, n: int = 5, seed: int = 0) -> list[dict[str, Any]]:
+    """`n` configs drawn with a seeded random sampler, exactly as trials would receive them."""
+    with _quiet_optuna():
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        configs = []
+        for _ in range(n):
+            trial = study.ask()
+            configs.append(space.define(trial))
+    return configs
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    logger = logging.getLogger("optuna")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
