@@ -104,7 +104,7 @@ def _npz_arrays(path: Path) -> tuple[list[str], list[np.ndarray]]:
         raise ConfigError([Problem("data_path", msg, "save it with numpy.savez")]) from error
 
 
-def load_npz_data(key: DataKey, min_length: int = 2) -> DSRData:
+def load_npz_data(key: DataKey) -> DSRData:
     """User data: one (time x features) array per subject, in name order, split in time.
 
     The last `test_fraction` of every series is the test part. Features are standardized with
@@ -124,9 +124,9 @@ def load_npz_data(key: DataKey, min_length: int = 2) -> DSRData:
             problems.append(Problem(where, shape + " array", "save one 2-D array per subject"))
         elif not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
             problems.append(Problem(where, "holds non-numeric or non-finite values"))
-        elif min(array.shape[0] - n_test, n_test) < min_length:
+        elif min(array.shape[0] - n_test, n_test) < 2:
             msg = f"has {array.shape[0]} time steps, too few for training and test parts"
-            problems.append(Problem(where, msg, f"give at least {min_length} steps to each part"))
+            problems.append(Problem(where, msg, "give at least 2 steps to each part"))
     if len(n_features) > 1:
         msg = f"arrays have different numbers of features {sorted(n_features)}"
         problems.append(Problem("data_path", msg, "give every subject the same features"))
@@ -144,8 +144,8 @@ def load_npz_data(key: DataKey, min_length: int = 2) -> DSRData:
 
 
 @functools.lru_cache(maxsize=4)
-def load_data(key: DataKey, min_length: int = 2) -> DSRData:
+def load_data(key: DataKey) -> DSRData:
     """The data for `key`, built once per process; raises `ConfigError` for a bad `.npz`."""
     if key.data_path is not None:
-        return load_npz_data(key, min_length)
+        return load_npz_data(key)
     return make_lorenz_data(key)

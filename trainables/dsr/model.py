@@ -82,7 +82,7 @@ class HierarchicalDSR(nn.Module):
         self,
         n_subjects: int,
         obs_dim: int,
-        latent_dim: int = 16,
+        latent_dim: int = 8,
         hidden_dim: int = 32,
         subject_dim: int = 4,
     ) -> None:

@@ -43,7 +43,7 @@ class DSRSettings(BaseModel):
 
     n_epochs: int = Field(default=50, ge=1)
     n_subjects: int = Field(default=8, ge=1, description="Lorenz subjects; an .npz decides its own")
-    latent_dim: int = Field(default=16, ge=1)
+    latent_dim: int = Field(default=8, ge=1)
     hidden_dim: int = Field(default=32, ge=1)
     subject_dim: int = Field(default=4, ge=1)
     batch_size: int = Field(default=16, ge=1)
@@ -89,7 +89,7 @@ def settings_of(config: Mapping[str, Any]) -> DSRSettings:
 def data_problems(settings: DSRSettings) -> list[Problem]:
     """Problems of the data the settings point at (a user's .npz): shapes, lengths, values."""
     try:
-        data = load_data(settings.data_key, settings.seq_len + 1)
+        data = load_data(settings.data_key)
     except ConfigError as error:
         return list(error.problems)
     problems = []

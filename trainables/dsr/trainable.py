@@ -68,7 +68,7 @@ def train_dsr(
     if problems:
         raise ConfigError(problems)
     reporter = MemoryReporter() if reporter is None else reporter
-    data = load_data(settings.data_key, settings.seq_len + 1)
+    data = load_data(settings.data_key)
     run = DSRRun(dict(config), settings, data, resolve_device(settings, gpu_allowed))
     checkpoint = reporter.load_checkpoint()
     if checkpoint is not None:

@@ -1,0 +1,27 @@
+"""A small DSR config that trains in well under a second per epoch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+SMALL: dict[str, Any] = {
+    "n_subjects": 2,
+    "train_steps": 200,
+    "test_steps": 300,
+    "latent_dim": 8,
+    "hidden_dim": 16,
+    "seq_len": 10,
+    "batch_size": 8,
+    "n_epochs": 6,
+    "eval_every": 2,
+    "checkpoint_every": 2,
+    "device": "cpu",
+}
+
+
+@pytest.fixture
+def small_config() -> dict[str, Any]:
+    """A fresh copy of the small config with a working learning rate."""
+    return {"learning_rate": 1e-2, **SMALL}

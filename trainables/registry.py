@@ -1,0 +1,41 @@
+"""TRAINABLES: every trainable a space file may name, keyed by its YAML name.
+
+Each entry gives the Ray Tune function trainable, the function that lists a config's problems
+before Ray starts, the names of its parameter groups and a one-line description. A new trainable
+is registered by adding an entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from trainables.dsr import dsr_config_problems, dsr_trainable
+from trainables.lr import SEED_GROUPS
+from trainables.lr.errors import Problem
+
+
+@dataclass(frozen=True)
+class TrainableEntry:
+    """One registered trainable."""
+
+    name: str
+    #: the Ray Tune function trainable: takes the flat sampled config, reports every epoch
+    function: Callable[[dict[str, Any]], None]
+    #: every problem of a flat config (LR keys and settings), [] when it is valid
+    config_problems: Callable[[Any], list[Problem]]
+    #: the `component.level` parameter groups its model exposes
+    groups: tuple[str, ...]
+    description: str
+
+
+TRAINABLES: dict[str, TrainableEntry] = {
+    "dsr": TrainableEntry(
+        name="dsr",
+        function=dsr_trainable,
+        config_problems=dsr_config_problems,
+        groups=tuple(SEED_GROUPS),
+        description="hierarchical PLRNN on 8 noisy Lorenz-63 subjects (encoder, decoder, DSR)",
+    ),
+}
