@@ -240,6 +240,11 @@ def test_every_registered_schedule_has_a_case() -> None:
     assert sorted(CASES) == sorted(SCHEDULES)
 
 
+def test_no_name_or_alias_is_claimed_twice() -> None:
+    names = [n for e in SCHEDULES.values() for n in (e.name, *e.aliases)]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_closed_form_start_middle_end(name: str) -> None:
     assert name in CASES, f"{name} is registered but has no closed-form case here"

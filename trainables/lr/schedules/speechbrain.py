@@ -430,7 +430,9 @@ def _epoch_entry(
     description: str,
 ) -> ScheduleEntry:
     text = f"{description} (SpeechBrain's {sb_name}; per epoch)"
-    return ScheduleEntry(name, params, lambda p, ctx: build(p), "epoch", text, aliases=(sb_name,))
+    # the seed's torch-style ReduceLROnPlateau owns that name; SpeechBrain's gets a prefixed alias
+    alias = f"SpeechBrain{sb_name}" if sb_name == "ReduceLROnPlateau" else sb_name
+    return ScheduleEntry(name, params, lambda p, ctx: build(p), "epoch", text, aliases=(alias,))
 
 
 def _step_entry(
@@ -517,7 +519,8 @@ ENTRIES = (
         WarmCoolDecayParams,
         warm_cool_decay,
         "Linear warmup to lr, slow exponential decay (decay_factor per decay_every steps), "
-        "linear cooldown to 0 over the last cooldown steps; total_steps defaults to the run's",
+        "linear cooldown to 0 over the last cooldown steps (held at 0 after total_steps); "
+        "total_steps defaults to the run's",
         "total_steps",
     ),
     _step_entry(
