@@ -63,8 +63,9 @@ def join_path(*parts: object) -> str:
 def suggest(name: object, known: Iterable[str]) -> str:
     """'did you mean ...? (known: ...)' for an unknown name."""
     known = sorted(known)
-    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    by_lower = {k.lower(): k for k in known}  # case slips ('adamw') first, then spelling
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.5)
+    hint = f"did you mean '{by_lower[close[0]]}'? " if close else ""
     return f"{hint}(known: {', '.join(known)})"
 
 
