@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -334,3 +335,35 @@ def test_save_resume_mid_schedule_equals_uninterrupted(name: str) -> None:
     tail.append(second.lrs())
     tail += _drive(second, case, range(6, N))
     assert head + tail == whole
+
+
+def _fresh(name: str) -> Any:
+    case = CASES[name]
+    return build_schedule({"name": name, "hyperparameters": case.hyper}, ScheduleContext(N, SPE))
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_factor_is_finite_and_non_negative_over_the_run(name: str) -> None:
+    case, schedule = CASES[name], _fresh(name)
+    for epoch in range(N + 1):
+        for step in range(epoch * SPE, (epoch + 1) * SPE):
+            value = schedule.factor(_clock(epoch, step))
+            assert math.isfinite(value) and value >= 0, (name, epoch, step, value)
+        if case.metrics is not None and epoch < N:
+            schedule.observe({"train_loss": case.metrics[epoch]})
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_schedule_pickles_with_its_state(name: str) -> None:
+    """Schedules travel to Ray workers and into checkpoints: a copy continues identically."""
+    case, schedule = CASES[name], _fresh(name)
+    for epoch in range(4):
+        if case.metrics is not None:
+            schedule.observe({"train_loss": case.metrics[epoch]})
+    copy = pickle.loads(pickle.dumps(schedule))
+    for epoch in range(4, N):
+        clock = _clock(epoch, epoch * SPE + 1)
+        assert copy.factor(clock) == schedule.factor(clock), (name, epoch)
+        if case.metrics is not None:
+            copy.observe({"train_loss": case.metrics[epoch]})
+            schedule.observe({"train_loss": case.metrics[epoch]})

@@ -31,18 +31,33 @@ Steps = Field(ge=1)
 
 
 class FunctionCurve(Curve):
-    """A step- or epoch-wise curve given by a pure function of (position, run length)."""
+    """A step- or epoch-wise curve `make(params)(position, run length)`.
+
+    Holds the module-level `make` and the params rather than the closure, so it pickles.
+    """
+
+    needs_total = False
 
     def __init__(
-        self, name: str, unit: Literal["epoch", "step"], fn: Callable[[int, int | None], float]
+        self,
+        name: str,
+        unit: Literal["epoch", "step"],
+        make: Callable[[Any], Callable[[int, int | None], float]],
+        params: ScheduleParams,
     ) -> None:
         super().__init__(unit)
-        self.name = name
-        self.fn = fn
-        self.needs_total = False
+        self.name, self.make, self.params = name, make, params
+        self.fn = make(params)
 
     def at(self, position: int, total: int | None) -> float:
         return self.fn(position, total)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "fn"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.fn = self.make(self.params)
 
 
 def _total(given: int | None, total: int | None, name: str) -> int:
@@ -445,7 +460,7 @@ def _step_entry(
     def build(p: Any, ctx: ScheduleContext) -> Schedule:
         if total_field is not None and getattr(p, total_field) is None:
             check_steps_known("step", ctx, name)
-        return FunctionCurve(name, "step", make(p))
+        return FunctionCurve(name, "step", make, p)
 
     sb_name = _SB_NAMES[name]
     text = f"{description} (SpeechBrain's {sb_name}; per optimizer step)"
@@ -549,7 +564,7 @@ ENTRIES = (
     _epoch_entry(
         "Linear",
         LinearParams,
-        lambda p: FunctionCurve("Linear", "epoch", linear(p)),
+        lambda p: FunctionCurve("Linear", "epoch", linear, p),
         "LinearScheduler",
         "Linear from initial_value at epoch 0 to final_value at epoch epoch_count - 1 "
         "(default n_epochs), then held; values are multiples of each group's lr",
@@ -557,7 +572,7 @@ ENTRIES = (
     _epoch_entry(
         "Step",
         StepParams,
-        lambda p: FunctionCurve("Step", "epoch", step(p)),
+        lambda p: FunctionCurve("Step", "epoch", step, p),
         "StepScheduler",
         "initial_value at epoch 0, then initial_value x decay_factor ** floor((1 + epoch) / "
         "decay_drop) (defaults 0.5, 2); half_life h sets decay_factor = 2^(-1/h), decay_drop 1",
