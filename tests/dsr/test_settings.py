@@ -12,7 +12,7 @@ from trainables.lr.errors import ConfigError
 
 def test_defaults() -> None:
     s = DSRSettings()
-    assert (s.n_subjects, s.alpha.value, s.alpha.schedule, s.device) == (8, 0.3, None, "auto")
+    assert (s.n_subjects, s.alpha, s.device) == (8, 0.3, "auto")
     assert s.data_path is None
 
 
@@ -31,7 +31,7 @@ def test_lr_keys_are_left_to_the_lr_library() -> None:
 def test_valid_configs_have_no_problems(small_config) -> None:
     assert dsr_config_problems(small_config) == []
     assert dsr_config_problems({}) == []
-    alpha = {"value": 0.2, "schedule": {"name": "ExponentialLR", "hyperparameters": {"gamma": 0.9}}}
+    alpha = {"initial": 0.2, "name": "ExponentialLR", "hyperparameters": {"gamma": 0.9}}
     assert dsr_config_problems({"alpha": alpha}) == []
 
 
@@ -45,7 +45,7 @@ def test_every_problem_at_once_with_paths() -> None:
     }
     problems = dsr_config_problems(config)
     paths = {p.path for p in problems}
-    assert {"n_epochs", "batch_sise", "alpha.value", "device"} <= paths
+    assert {"n_epochs", "batch_sise", "alpha", "device"} <= paths
     assert any(p.path.startswith("learning_rate.decoder") for p in problems)
     text = "\n".join(map(str, problems))
     assert "batch_sise: is not a known key" in text
@@ -53,9 +53,15 @@ def test_every_problem_at_once_with_paths() -> None:
 
 
 def test_alpha_schedule_problems_named() -> None:
-    problems = dsr_config_problems({"alpha": {"value": 0.3, "schedule": {"name": "StepLRR"}}})
-    assert [p.path for p in problems] == ["alpha.schedule.name"]
+    problems = dsr_config_problems({"alpha": {"initial": 0.3, "name": "StepLRR"}})
+    assert [p.path for p in problems] == ["alpha.name"]
     assert "did you mean 'StepLR'" in str(problems[0])
+    problems = dsr_config_problems({"alpha": {"initial": 2, "name": "Constant"}})
+    assert [str(p) for p in problems] == ["alpha.initial: is 2, but must be in [0, 1]: e.g. 0.3"]
+    problems = dsr_config_problems({"alpha": -0.5})
+    assert [str(p) for p in problems] == ["alpha: is -0.5, but must be in [0, 1]: e.g. 0.3"]
+    problems = dsr_config_problems({"alpha": "often"})
+    assert [p.path for p in problems] == ["alpha"]
 
 
 def test_bad_config_raises_config_error_before_training() -> None:

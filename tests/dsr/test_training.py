@@ -59,8 +59,9 @@ def test_lr_schedule_reaches_the_reports(small_config) -> None:
 
 def test_alpha_schedule_multiplies_value(small_config) -> None:
     small_config["alpha"] = {
-        "value": 0.4,
-        "schedule": {"name": "StepLR", "hyperparameters": {"step_size": 2, "gamma": 0.5}},
+        "initial": 0.4,
+        "name": "StepLR",
+        "hyperparameters": {"step_size": 2, "gamma": 0.5},
     }
     reports = train_dsr(small_config)
     assert [r["alpha"] for r in reports] == pytest.approx([0.4, 0.4, 0.2, 0.2, 0.1, 0.1])

@@ -2,9 +2,9 @@
 
 The trainable receives one flat dict: the LR keys of the seed format (`LR_KEYS`, read by the LR
 library) plus the settings below. `dsr_config_problems` checks both, so a bad file is rejected
-before Ray starts. `alpha` (generalized teacher forcing) is a number in [0, 1] or
-`{value: 0.3, schedule: {name: ..., hyperparameters: {...}}}`, where the schedule (any LR-library
-schedule, stepped per epoch) multiplies `value`.
+before Ray starts. `alpha` (generalized teacher forcing) is a number in [0, 1] or an LR-library
+value schedule `{initial: 0.3, name: ..., hyperparameters: {...}}` (`initial` x the schedule's
+multiplier, clipped to [0, 1]).
 """
 
 from __future__ import annotations
@@ -13,27 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trainables.dsr.data import DataKey, load_data
 from trainables.lr import LR_KEYS, lr_config_problems
 from trainables.lr.errors import ConfigError, Problem, pydantic_problems
-from trainables.lr.schedules.registry import schedule_problems
-
-
-class Alpha(BaseModel):
-    """Teacher-forcing alpha: `value`, times the schedule's multiplier when one is given."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    value: float = Field(ge=0, le=1, allow_inf_nan=False)
-    schedule: dict[str, Any] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_number(cls, data: Any) -> Any:
-        is_number = isinstance(data, int | float) and not isinstance(data, bool)
-        return {"value": data} if is_number else data
+from trainables.lr.values import value_schedule_problems
 
 
 class DSRSettings(BaseModel):
@@ -48,7 +33,7 @@ class DSRSettings(BaseModel):
     subject_dim: int = Field(default=4, ge=1)
     batch_size: int = Field(default=16, ge=1)
     seq_len: int = Field(default=25, ge=1, description="predicted steps per training window")
-    alpha: Alpha = Field(default=Alpha(value=0.3), description="teacher-forcing alpha")
+    alpha: float | dict[str, Any] = Field(default=0.3, description="teacher-forcing alpha")
     grad_clip: float | None = Field(default=10.0, gt=0, allow_inf_nan=False)
     pred_steps: int = Field(default=10, ge=1, description="n of the n-step prediction error")
     eval_every: int = Field(default=5, ge=1, description="epochs between D_stsp/D_H evaluations")
@@ -75,15 +60,27 @@ class DSRSettings(BaseModel):
 
 def settings_of(config: Mapping[str, Any]) -> DSRSettings:
     """The validated settings part of a trainable config; raises `ConfigError` listing problems."""
+    settings = {k: v for k, v in config.items() if k not in LR_KEYS}
+    problems = alpha_problems(settings.pop("alpha", 0.3))
     try:
-        settings = DSRSettings.model_validate({k: v for k, v in config.items() if k not in LR_KEYS})
+        validated = DSRSettings.model_validate(settings)
     except ValidationError as error:
-        raise ConfigError(pydantic_problems(error)) from error
-    if settings.alpha.schedule is not None:
-        problems = schedule_problems(settings.alpha.schedule, "alpha.schedule")
-        if problems:
-            raise ConfigError(problems)
-    return settings
+        problems += pydantic_problems(error)
+    if problems:
+        raise ConfigError(problems)
+    return validated.model_copy(update={"alpha": config.get("alpha", 0.3)})
+
+
+def alpha_problems(alpha: Any) -> list[Problem]:
+    """Problems of the teacher-forcing alpha: a number in [0, 1] or a valid value schedule."""
+    problems = value_schedule_problems(alpha, "alpha")
+    mapping = isinstance(alpha, Mapping)
+    initial = alpha.get("initial") if mapping else alpha
+    if not any(p.path == ("alpha.initial" if mapping else "alpha") for p in problems):
+        if initial is not None and not 0 <= float(initial) <= 1:
+            path = "alpha.initial" if mapping else "alpha"
+            problems.append(Problem(path, f"is {initial!r}, but must be in [0, 1]", "e.g. 0.3"))
+    return problems
 
 
 def data_problems(settings: DSRSettings) -> list[Problem]:

@@ -2,7 +2,7 @@
 
 Both run the same loop and report once per epoch:
 
-- `epoch` (1-based), `train_loss` (mean batch loss), `alpha` (teacher forcing of that epoch);
+- `epoch` (1-based), `train_loss` (mean batch loss), `alpha` (teacher forcing at its start);
 - `pred_error`: normalized n-step prediction error on the test series, every epoch;
 - `d_stsp`, `d_h`: computed at epoch 1, every `eval_every` epochs and at the last epoch; the
   latest values are carried in between, so every report has every key (the columns stay dense
@@ -81,8 +81,7 @@ def train_dsr(
         metrics = run.evaluate(long_term=is_eval_epoch(run.epoch, settings))
         metrics["score"] = score_of(metrics)
         run.plan.step_epoch(train_loss=train_loss, **metrics)
-        if run.alpha_schedule is not None:
-            run.alpha_schedule.observe({"train_loss": train_loss, **metrics})
+        run.alpha_schedule.observe({"train_loss": train_loss, **metrics})
         report = {"epoch": run.epoch, "train_loss": train_loss, "alpha": alpha, **metrics, **lrs}
         due = run.epoch % settings.checkpoint_every == 0 or run.epoch == settings.n_epochs
         reporter.report(report, run.state_dict() if due else None)

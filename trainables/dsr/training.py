@@ -20,8 +20,8 @@ from trainables.dsr.metrics import long_term_metrics, prediction_error
 from trainables.dsr.model import HierarchicalDSR
 from trainables.dsr.settings import DSRSettings
 from trainables.lr import build_lr_plan
-from trainables.lr.schedules.base import Clock, Schedule, ScheduleContext
-from trainables.lr.schedules.registry import build_schedule
+from trainables.lr.schedules.base import Clock
+from trainables.lr.values import build_value_schedule
 from trainables.reporting import TrainingDiverged
 
 
@@ -75,20 +75,17 @@ class DSRRun:
             self.model, config, n_epochs=settings.n_epochs, steps_per_epoch=self.steps_per_epoch
         )
         self.generator = torch.Generator().manual_seed(settings.seed)
-        self.alpha_schedule: Schedule | None = None
-        if settings.alpha.schedule is not None:
-            context = ScheduleContext(settings.n_epochs, self.steps_per_epoch)
-            self.alpha_schedule = build_schedule(settings.alpha.schedule, context)
+        self.alpha_schedule = build_value_schedule(
+            settings.alpha, settings.n_epochs, self.steps_per_epoch, path="alpha"
+        )
+        self.step = 0
         self.epoch = 0
         self.long_term: dict[str, float] = {}
 
     def alpha(self) -> float:
-        """The teacher-forcing alpha of the epoch about to be trained, in [0, 1]."""
-        value = self.settings.alpha.value
-        if self.alpha_schedule is not None:
-            clock = Clock(epoch=self.epoch, n_epochs=self.settings.n_epochs)
-            value *= self.alpha_schedule.factor(clock)
-        return min(max(value, 0.0), 1.0)
+        """The teacher-forcing alpha of the coming batch, clipped to [0, 1]."""
+        clock = Clock(self.epoch, self.step, self.settings.n_epochs, self.steps_per_epoch)
+        return min(max(self.alpha_schedule.value(clock), 0.0), 1.0)
 
     def batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """This epoch's (subject ids, window starts) batches, drawn from the run's generator."""
@@ -108,12 +105,12 @@ class DSRRun:
     def train_epoch(self) -> float:
         """One pass over the training data; the mean batch loss. Raises `TrainingDiverged`."""
         self.model.train()
-        alpha, total = self.alpha(), 0.0
+        total = 0.0
         offsets = torch.arange(self.window)
         batches = self.batches()
         for i, (subjects, starts) in enumerate(batches):
             x = self.train[subjects[:, None], starts[:, None] + offsets].to(self.device)
-            loss = gtf_loss(self.model, x, subjects.to(self.device), alpha)
+            loss = gtf_loss(self.model, x, subjects.to(self.device), self.alpha())
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainingDiverged(
@@ -127,6 +124,7 @@ class DSRRun:
                 nn.utils.clip_grad_norm_(params, self.settings.grad_clip)
             self.plan.optimizer.step()
             self.plan.step_batch()
+            self.step += 1
             total += value
         self.epoch += 1
         return total / len(batches)
@@ -141,15 +139,15 @@ class DSRRun:
 
     def state_dict(self) -> dict[str, Any]:
         """All it takes to continue exactly: model, LR plan (with optimizer), RNG, metrics."""
-        schedule = self.alpha_schedule
         return {
             "epoch": self.epoch,
+            "step": self.step,
             "model": self.model.state_dict(),
             "plan": self.plan.state_dict(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "long_term": dict(self.long_term),
-            "alpha_schedule": {} if schedule is None else schedule.state_dict(),
+            "alpha_schedule": self.alpha_schedule.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -157,7 +155,6 @@ class DSRRun:
         self.plan.load_state_dict(state["plan"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        if self.alpha_schedule is not None:
-            self.alpha_schedule.load_state_dict(state["alpha_schedule"])
+        self.alpha_schedule.load_state_dict(state["alpha_schedule"])
         self.long_term = {k: float(v) for k, v in state["long_term"].items()}
-        self.epoch = int(state["epoch"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
