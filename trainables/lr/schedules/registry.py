@@ -71,11 +71,23 @@ def schedule_problems(config: Any, path: str = "lr_scheduling") -> list[Problem]
     try:
         params = entry.params.model_validate(dict(hyper))
     except ValidationError as error:
-        return [*problems, *pydantic_problems(error, hp_path)]
+        return [*problems, *_with_suggestions(pydantic_problems(error, hp_path), entry, hp_path)]
     if entry.nested is not None:
         for rel_path, child in entry.nested(params):
             problems.extend(schedule_problems(child, join_path(hp_path, rel_path)))
     return problems
+
+
+def _with_suggestions(problems: list[Problem], entry: ScheduleEntry, hp_path: str) -> list[Problem]:
+    """Unknown hyperparameters get the nearest known name of this schedule."""
+    known = list(entry.params.model_fields)
+    out = []
+    for p in problems:
+        key = p.path.removeprefix(f"{hp_path}.") if hp_path else p.path
+        if p.message == "is not a known key" and "." not in key and "[" not in key:
+            p = Problem(p.path, p.message, suggest(key, known))
+        out.append(p)
+    return out
 
 
 def build_schedule(config: Mapping[str, Any], context: ScheduleContext) -> Schedule:
