@@ -7,6 +7,10 @@ SpeechBrain's numbers and several groups keep their ratios. Counters follow Spee
 step-wise curves are functions of n = `clock.step` (optimizer steps completed, the n SpeechBrain
 counts when it is called after each step); epoch-wise ones of `clock.epoch`. A total length left
 out (`total_steps`, `num_training_steps`, `epoch_count`) means the whole run.
+
+Where SpeechBrain never evaluates its formula, ours follows the formula's limit: warmups (Noam,
+LinearNoam, LinearWarmup, WarmCoolDecay, WarmAndExpDecay) start from 0 at step 0, and Step runs
+epoch 0 at `initial_value`, the lr SpeechBrain's optimizer starts with.
 """
 
 from __future__ import annotations
