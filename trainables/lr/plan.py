@@ -19,8 +19,8 @@ from trainables.lr.errors import ConfigError, Problem, TunerError
 from trainables.lr.freeze import set_frozen
 from trainables.lr.groups import group_names_of, resolve_groups
 from trainables.lr.optimizers import build_optimizer
-from trainables.lr.schedules.base import Clock, Schedule, ScheduleContext
-from trainables.lr.schedules.registry import build_schedule
+from trainables.lr.preview import preview_lrs
+from trainables.lr.schedules.base import Clock, ScheduleContext
 from trainables.lr.spec import LRSpec
 
 if TYPE_CHECKING:
@@ -34,21 +34,6 @@ def _scalar(value: Any) -> float:
     if isinstance(value, torch.Tensor):
         return float(value.detach().item())
     return float(value)
-
-
-def build_schedules(spec: LRSpec, context: ScheduleContext) -> dict[str, Schedule]:
-    """A schedule per group: one shared global instance, one instance per leaf's own schedule."""
-    shared = build_schedule(spec.schedule, context)
-    by_source: dict[str, Schedule] = {}
-    out = {}
-    for group in spec.groups:
-        if group.schedule is None:
-            out[group.name] = shared
-        else:
-            if group.source not in by_source:
-                by_source[group.source] = build_schedule(group.schedule, context)
-            out[group.name] = by_source[group.source]
-    return out
 
 
 class LRPlan:
@@ -68,7 +53,7 @@ class LRPlan:
         self.clock = Clock(0, 0, n_epochs, steps_per_epoch)
         self._params = dict(params)
         self._context = ScheduleContext(n_epochs, steps_per_epoch)
-        self._schedules = build_schedules(spec, self._context)
+        self._schedules = spec.build_schedules(self._context)
         self._distinct = list({id(s): s for s in self._schedules.values()}.values())
         self._stepwise = any(s.unit == "step" for s in self._distinct)
         self._frozen: dict[str, bool] = {}
@@ -129,23 +114,7 @@ class LRPlan:
 
         Stateful rules (plateau) see no metrics here, so they show no reduction.
         """
-        import pandas as pd
-
-        n = self.clock.n_epochs if n_epochs is None else n_epochs
-        schedules = build_schedules(self.spec, self._context)
-        spe = self.clock.steps_per_epoch
-        rows = []
-        for epoch in range(n):
-            clock = Clock(epoch, epoch * (spe or 0), self.clock.n_epochs, spe)
-            rows.append(
-                [
-                    g.lr * g.freeze.gate(epoch) * schedules[g.name].factor(clock)
-                    for g in self.spec.groups
-                ]
-            )
-        frame = pd.DataFrame(rows, columns=list(self.group_names))
-        frame.index.name = "epoch"
-        return frame
+        return preview_lrs(self.spec, self.clock.n_epochs, self.clock.steps_per_epoch, n_epochs)
 
     def state_dict(self) -> dict[str, Any]:
         """Clock, schedule states, freeze states and optimizer state, all keyed by group name."""

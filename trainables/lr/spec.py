@@ -16,7 +16,8 @@ from trainables.lr.freeze import FreezeRule
 from trainables.lr.groups import resolve_patterns
 from trainables.lr.leaves import resolve_leaves
 from trainables.lr.optimizers import OptimizerSpec, resolve_optimizer
-from trainables.lr.schedules.registry import schedule_problems
+from trainables.lr.schedules.base import Schedule, ScheduleContext
+from trainables.lr.schedules.registry import build_schedule, schedule_problems
 
 #: the seed's group structure: encoder and DSR have shared and subject levels, the decoder shared
 SEED_GROUPS = ("encoder.shared", "encoder.subjects", "decoder.shared", "dsr.shared", "dsr.subjects")
@@ -49,6 +50,15 @@ class LRSpec:
     @property
     def group_names(self) -> tuple[str, ...]:
         return tuple(g.name for g in self.groups)
+
+    def build_schedules(self, context: ScheduleContext) -> dict[str, Schedule]:
+        """Fresh schedules by group: one global instance, one per leaf that names its own."""
+        shared = build_schedule(self.schedule, context)
+        by_source: dict[str, Schedule] = {}
+        for group in self.groups:
+            if group.schedule is not None and group.source not in by_source:
+                by_source[group.source] = build_schedule(group.schedule, context)
+        return {g.name: by_source.get(g.source, shared) for g in self.groups}
 
     def group(self, name: str) -> GroupSpec:
         """The settings of the group called `name`."""
