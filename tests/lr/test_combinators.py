@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.lr.helpers import make_model, train_epoch
 from trainables.lr.errors import ConfigError
@@ -229,3 +231,29 @@ def test_sequential_state_resumes_plateau_and_segment() -> None:
     second.load_state_dict(first.state_dict())
     assert head + factors(second, range(6, 10)) == whole
     assert whole[-1] < 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    weights=st.lists(st.integers(min_value=1, max_value=20), min_size=1, max_size=5),
+    n_epochs=st.integers(min_value=5, max_value=60),
+)
+def test_sequential_segments_partition_the_run(weights: list[int], n_epochs: int) -> None:
+    """Any fractions summing to 1: segments cover every epoch once, in order, and each child
+    (a constant of its own) is in force exactly on its segment."""
+    fractions = [w / sum(weights) for w in weights]
+    bounds = segment_bounds(fractions, n_epochs)
+    assert bounds[0] == 0 and bounds[-1] == n_epochs
+    assert all(a <= b for a, b in zip(bounds, bounds[1:], strict=False))
+    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+        with pytest.raises(ConfigError, match="gives 0 of the"):
+            _build(_seq([{"name": "Constant"}] * len(weights), fractions), n_epochs, None)
+        return
+    children = [
+        {"name": "Linear", "hyperparameters": {"initial_value": i + 1.0, "final_value": i + 1.0}}
+        for i in range(len(weights))
+    ]
+    schedule = _build(_seq(children, fractions), n_epochs, None)
+    for i in range(len(weights)):
+        for epoch in range(bounds[i], bounds[i + 1]):
+            assert schedule.factor(Clock(epoch=epoch, n_epochs=n_epochs)) == i + 1.0, fractions
