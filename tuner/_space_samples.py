@@ -19,17 +19,23 @@ CHECK_SAMPLES = 20
 
 
 def sample_problems(space: SpaceFile, n: int = CHECK_SAMPLES) -> list[Problem]:
-    """The trainable's complaints about `n` seeded samples, each told once, located in the file."""
+    """The trainable's complaints about `n` seeded samples, one per path, located in the file.
+
+    Each is told once, for the first sample that shows it, with how many samples share it.
+    """
     config_problems = space.resolve_trainable().config_problems
-    seen: dict[str, Problem] = {}
+    first: dict[str, tuple[int, Problem, Mapping[str, Any]]] = {}
+    count: dict[str, int] = {}
     for index, config in enumerate(sample_configs(space, n=n, seed=0)):
         for problem in config_problems(config):
-            key = f"{problem.path}: {problem.message}"
-            if key not in seen:
-                message = f"{problem.message} (in sampled config #{index})"
-                path = _file_path(space, problem.path, config)
-                seen[key] = Problem(path, message, problem.fix)
-    return list(seen.values())
+            first.setdefault(problem.path, (index, problem, config))
+            count[problem.path] = count.get(problem.path, 0) + 1
+    problems = []
+    for path, (index, problem, config) in first.items():
+        share = f"{count[path]} of {n} sampled configs, e.g. #{index}"
+        message = f"{problem.message} (in {share})"
+        problems.append(Problem(_file_path(space, path, config), message, problem.fix))
+    return problems
 
 
 def _file_path(space: SpaceFile, config_path: str, config: Mapping[str, Any]) -> str:

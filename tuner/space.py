@@ -49,6 +49,10 @@ __all__ = [
 ]
 
 
+#: settings of the file that every trial config receives from the top level
+_TOP_LEVEL = ("n_epochs", "checkpoint_every")
+
+
 class SpaceFile(BaseModel):
     """A sweep: what to train, what to search, how to search and stop, where to run and save."""
 
@@ -150,10 +154,11 @@ def space_problems(space: SpaceFile) -> list[Problem]:
 
 def _fixed_problems(space: SpaceFile) -> list[Problem]:
     problems = []
-    if "n_epochs" in space.fixed:
-        problems.append(
-            Problem("fixed.n_epochs", "is set here", "set n_epochs once, at the top level")
-        )
+    for key in _TOP_LEVEL:
+        for where, keys in (("fixed", space.fixed), ("search.settings", space.search.settings)):
+            if key in keys:
+                fix = f"set {key} once, at the top level of the file"
+                problems.append(Problem(f"{where}.{key}", "is a top-level setting", fix))
     for key in sorted(space.search.output_keys() & set(space.fixed)):
         problems.append(
             Problem(f"fixed.{key}", "is also set by the search block", "keep only one of them")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import textwrap
 from pathlib import Path
 
@@ -138,6 +139,13 @@ def test_overrides_are_validated_again(tmp_path):
         space.with_overrides(num_samples=0)
 
 
+def test_a_space_survives_pickling_for_ray(tmp_path):
+    space = load_space(write(tmp_path, GOOD))
+    copy = pickle.loads(pickle.dumps(space))
+    assert copy == space and copy.source == space.source and copy.raw == space.raw
+    assert sample_configs(copy, n=3, seed=5) == sample_configs(space, n=3, seed=5)
+
+
 def test_a_custom_trainable_by_import_path_uses_the_seed_groups(tmp_path):
     text = GOOD.replace("trainable: dsr", "trainable: trainables.dsr:dsr_trainable")
     space = load_space(write(tmp_path, text))
@@ -190,7 +198,11 @@ MALFORMED = [
         {"searcher": {"name": "random", "n_startup_trials": 3}},
         "space.yaml: searcher.n_startup_trials: is 3, but the 'random' sampler has no random",
     ),
-    ({"fixed": {"n_epochs": 5}}, "space.yaml: fixed.n_epochs: is set here: set n_epochs once"),
+    ({"fixed": {"n_epochs": 5}}, "space.yaml: fixed.n_epochs: is a top-level setting: set n_epo"),
+    (
+        {"search": {"settings": {"checkpoint_every": {"int": [1, 3]}}}},
+        "space.yaml: search.settings.checkpoint_every: is a top-level setting: set checkpoint",
+    ),
     (
         {"fixed": {"learning_rate": 0.01}, "search": {"learning_rate": {"lr": 0.02}}},
         "space.yaml: fixed.learning_rate: is also set by the search block: keep only one",
@@ -224,8 +236,8 @@ MALFORMED = [
     ),
     (
         {"search": {"settings": {"hiden_dim": {"choice": [8, 16]}}}},
-        "space.yaml: search.settings.hiden_dim: is not a known key (in sampled config #0): "
-        "remove it or check its spelling",
+        "space.yaml: search.settings.hiden_dim: is not a known key "
+        "(in 20 of 20 sampled configs, e.g. #0): remove it or check its spelling",
     ),
     (
         {"search": {"lr_scheduling": {"choice": {"MultiStepLR": {"milestones": [1.5]}}}}},
@@ -242,7 +254,7 @@ MALFORMED = [
     ),
     (
         {"search": {"settings": {"alpha": {"uniform": [0.5, 1.5]}}}},
-        "space.yaml: search.settings.alpha.value: is 1.",
+        "space.yaml: search.settings.alpha: is 1.",
     ),
 ]
 if CMAES_MISSING:
@@ -301,3 +313,16 @@ def test_files_that_are_not_a_mapping_are_rejected(tmp_path, text, expected):
 def test_a_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot be read"):
         load_space(tmp_path / "nope.yaml")
+
+
+def test_sampled_problems_are_told_once_per_path_with_their_share():
+    data = {**BASE, "search": {"settings": {"alpha": {"uniform": [0.5, 1.5]}}}}
+    samples = sample_configs(SpaceFile.model_validate(data), n=20, seed=0)
+    bad = [i for i, config in enumerate(samples) if config["alpha"] > 1]
+    assert 0 < len(bad) < 20
+    with pytest.raises(ConfigError) as info:
+        parse_space(data)
+    (problem,) = info.value.problems
+    assert problem.path == "search.settings.alpha"
+    assert problem.message.startswith(f"is {samples[bad[0]]['alpha']!r}, but")
+    assert problem.message.endswith(f"(in {len(bad)} of 20 sampled configs, e.g. #{bad[0]})")
