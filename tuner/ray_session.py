@@ -61,6 +61,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
             include_dashboard=False,
             num_cpus=num_cpus or os.cpu_count() or 1,
             configure_logging=False,
+            log_to_driver=False,  # trial errors still reach the driver; worker chatter does not
         )
         kind = "local"
     try:
