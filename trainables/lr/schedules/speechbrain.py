@@ -441,6 +441,9 @@ class AnchoredPlateau(Schedule):
         self.patience_counter, self.epochs = int(state["patience_counter"]), int(state["epochs"])
 
 
+_AS_RATIOS = ", values as multiples of each group's lr"
+
+
 def _epoch_entry(
     name: str,
     params: type[ScheduleParams],
@@ -448,7 +451,7 @@ def _epoch_entry(
     sb_name: str,
     description: str,
 ) -> ScheduleEntry:
-    text = f"{description} (SpeechBrain's {sb_name}; per epoch)"
+    text = f"{description} (SpeechBrain's {sb_name}{_AS_RATIOS}; per epoch)"
     # the seed's torch-style ReduceLROnPlateau owns that name; SpeechBrain's gets a prefixed alias
     alias = f"SpeechBrain{sb_name}" if sb_name == "ReduceLROnPlateau" else sb_name
     return ScheduleEntry(name, params, lambda p, ctx: build(p), "epoch", text, aliases=(alias,))
@@ -467,7 +470,9 @@ def _step_entry(
         return FunctionCurve(name, "step", make, p)
 
     sb_name = _SB_NAMES[name]
-    text = f"{description} (SpeechBrain's {sb_name}; per optimizer step)"
+    text = (
+        f"{description} (SpeechBrain's {sb_name}, values as multiples of each group's lr; per step)"
+    )
     return ScheduleEntry(name, params, build, "step", text, aliases=(sb_name,))
 
 
