@@ -102,6 +102,30 @@ def test_state_holds_everything_keyed_by_group_name() -> None:
     assert state["frozen"]["decoder.shared"] is False
 
 
+def test_groups_are_matched_by_name_not_position() -> None:
+    """A model listing the same groups in another order resumes onto the right groups."""
+    from tests.lr.helpers import SeedModel
+
+    class Reordered(SeedModel):
+        def lr_groups(self):
+            return dict(reversed(list(super().lr_groups().items())))
+
+    config = CONFIGS["plateau+freeze+AdamW"]
+    model, plan, _ = run(config, range(3))
+    torch.manual_seed(0)
+    other = Reordered()
+    other.load_state_dict(model.state_dict())
+    resumed = build_lr_plan(other, config, n_epochs=N_EPOCHS, steps_per_epoch=3)
+    resumed.load_state_dict(plan.state_dict())
+    assert resumed.group_names == tuple(reversed(plan.group_names))
+    assert resumed.lrs() == plan.lrs()
+    for name in plan.group_names:
+        ours = [resumed.optimizer.state[p] for p in other.lr_groups()[name]]
+        theirs = [plan.optimizer.state[p] for p in model.lr_groups()[name]]
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
 def test_checkpoint_with_other_group_names_is_refused(tmp_path: Path) -> None:
     _, plan, _ = run({"learning_rate": 1e-3}, range(2))
     state = plan.state_dict()
@@ -131,7 +155,10 @@ def test_checkpoint_from_a_pattern_grouped_model_is_refused_by_a_seed_model() ->
 def test_checkpoint_with_another_budget_is_refused() -> None:
     _, plan, _ = run({"learning_rate": 1e-3}, range(2))
     other = build_lr_plan(make_model(), {"learning_rate": 1e-3}, n_epochs=20, steps_per_epoch=3)
-    with pytest.raises(ConfigError, match="n_epochs"):
+    with pytest.raises(ConfigError, match="checkpoint.n_epochs: is 10, but this plan has 20"):
+        other.load_state_dict(plan.state_dict())
+    other = build_lr_plan(make_model(), {"learning_rate": 1e-3}, n_epochs=10, steps_per_epoch=4)
+    with pytest.raises(ConfigError, match="checkpoint.steps_per_epoch: is 3, but this plan has 4"):
         other.load_state_dict(plan.state_dict())
 
 

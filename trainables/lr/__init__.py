@@ -17,6 +17,7 @@ from trainables.lr.groups import WHOLE_MODEL
 from trainables.lr.leaves import DEFAULT_DSR_SUBJECT_MULTIPLIER, DEFAULT_LR
 from trainables.lr.optimizers import OPTIMIZERS, OptimizerSpec
 from trainables.lr.plan import LRPlan, build_lr_plan
+from trainables.lr.preview import preview_lrs
 from trainables.lr.schedules.base import Clock, Schedule
 from trainables.lr.schedules.registry import SCHEDULES, build_schedule, schedule_problems
 from trainables.lr.spec import LR_KEYS, SEED_GROUPS, GroupSpec, LRSpec, lr_config_problems
@@ -42,5 +43,6 @@ __all__ = [
     "build_lr_plan",
     "build_schedule",
     "lr_config_problems",
+    "preview_lrs",
     "schedule_problems",
 ]

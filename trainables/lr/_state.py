@@ -37,6 +37,21 @@ def check_names(saved: Sequence[str], current: Sequence[str]) -> None:
         )
 
 
+def check_budget(state: Mapping[str, Any], n_epochs: int, steps_per_epoch: int | None) -> None:
+    """Refuse a checkpoint made for another budget: schedules depend on it."""
+    problems = [
+        Problem(
+            f"checkpoint.{key}",
+            f"is {state[key]!r}, but this plan has {ours!r} and schedules depend on it",
+            f"resume with the {key} the checkpoint was made with",
+        )
+        for key, ours in (("n_epochs", n_epochs), ("steps_per_epoch", steps_per_epoch))
+        if state[key] != ours
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
 def load_optimizer_state(optimizer: torch.optim.Optimizer, by_name: Mapping[str, Any]) -> None:
     """Load `optimizer_state_by_name` output, matching groups by name."""
     current = optimizer.state_dict()

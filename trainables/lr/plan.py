@@ -130,19 +130,9 @@ class LRPlan:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore `state_dict()` output exactly; refuses different group names or budget."""
+        """Restore `state_dict()` output exactly; refuses other group names, sizes or budget."""
         _state.check_names(list(state["group_names"]), list(self.group_names))
-        if state["n_epochs"] != self.clock.n_epochs:
-            raise ConfigError(
-                [
-                    Problem(
-                        "checkpoint.n_epochs",
-                        f"is {state['n_epochs']}, but this plan runs {self.clock.n_epochs} epochs "
-                        "and schedules depend on the budget",
-                        "resume with the n_epochs the checkpoint was made with",
-                    )
-                ]
-            )
+        _state.check_budget(state, self.clock.n_epochs, self.clock.steps_per_epoch)
         _state.load_optimizer_state(self.optimizer, state["optimizer"])
         self._groups = {g["name"]: g for g in self.optimizer.param_groups}
         for name in self.group_names:
