@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import torch
 
+from tests.lr.helpers import make_model
+from trainables.lr.plan import build_lr_plan
 from trainables.lr.schedules.base import Clock, Schedule, ScheduleContext
 from trainables.lr.schedules.registry import SCHEDULES, build_schedule, lookup
 
@@ -262,3 +264,27 @@ def test_seed_warm_cool_decay() -> None:
         [_at_step(schedule, t) for t in range(1, 7)],
         [0.5, 1.0, 0.5, 0.25, 0.12500000000000003, 0.0],
     )
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if "once per step" in c["drive"] or "t = 1..n" in c["drive"]],
+    ids=lambda c: f"{c['class']}-{sorted(c['params'].items())}",
+)
+def test_step_wise_reference_through_the_optimizer(case: dict[str, Any]) -> None:
+    """The LR plan with every group at base lr 1.0 puts SpeechBrain's exact lrs in the optimizer."""
+    one = {"lr": 1.0}
+    config = {
+        "learning_rate": {"encoder": one, "decoder": one, "dsr": {"shared": one, "subjects": one}},
+        "lr_scheduling": {"name": case["class"], "hyperparameters": case["params"]},
+    }
+    n = len(case["values"])
+    plan = build_lr_plan(make_model(), config, n_epochs=2, steps_per_epoch=n)
+    seen = [] if STEP_OFFSET.get(case["class"], 1) == 1 else [plan.lrs()]
+    while len(seen) < n:
+        plan.step_batch()
+        seen.append(plan.lrs())
+    for k, lrs in enumerate(seen):
+        assert set(lrs.values()) == {lrs["decoder.shared"]}, k
+        assert math.isclose(lrs["decoder.shared"], case["values"][k], rel_tol=REL), k
+    assert [g["lr"] for g in plan.optimizer.param_groups] == [seen[-1]["decoder.shared"]] * 5
