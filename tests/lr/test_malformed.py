@@ -34,8 +34,14 @@ MALFORMED = {
     "unknown level": (
         {"learning_rate": {"encoder": {"subject": {"lr": 1e-3}}}},
         "learning_rate.encoder.subject",
-        "only 'shared' and 'subjects'",
+        "did you mean 'subjects'",
     ),
+    "misspelt lr of a component": (
+        {"learning_rate": {"encoder": {"lrr": 1e-3}}},
+        "learning_rate.encoder.lrr",
+        "did you mean 'lr'",
+    ),
+    "empty component": ({"learning_rate": {"dsr": {}}}, "learning_rate.dsr", "must be a leaf"),
     "leaf and levels mixed": (
         {"learning_rate": {"dsr": {"lr": 1e-3, "shared": {"lr": 1e-3}}}},
         "learning_rate.dsr.shared",

@@ -27,8 +27,15 @@ class Leaf:
 def unknown_level(component: str, level: Any, levels: list[str | None], path: str) -> Problem:
     """E.g. `learning_rate.decoder.subjects: the decoder has only 'shared' parameters`."""
     only = " and ".join(f"'{lv}'" for lv in levels)
-    fix = f"remove it, or set its lr under {only}"
-    return Problem(path, f"the {component} has only {only} parameters", fix)
+    if level in ("shared", "subjects"):
+        fix = f"remove it, or set its lr under {only}"
+        return Problem(path, f"the {component} has only {only} parameters", fix)
+    known = [*(str(lv) for lv in levels), *LEAF_KEYS]
+    return Problem(
+        path,
+        f"is neither a level of the {component} ({only}) nor a leaf key",
+        suggest(level, known),
+    )
 
 
 def _unknown_in_leaf(

@@ -139,7 +139,7 @@ def _mapping_form(
             if leaf is not None:
                 leaves.update({_join(component, level): leaf for level in levels})
             continue
-        if not isinstance(body, Mapping) or None in levels:
+        if not isinstance(body, Mapping) or not body or None in levels:
             problems.append(
                 Problem(
                     path,
