@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainables.lr.errors import ConfigError, TunerError
 from trainables.lr.schedules.base import Clock, Schedule, ScheduleContext
@@ -203,3 +205,62 @@ def test_registry_lists_unit_and_description_for_every_entry() -> None:
     step_wise = {n for n, e in SCHEDULES.items() if e.unit == "step"}
     assert {"Noam", "CyclicLR", "LinearWarmup", "TriStage", "InverseSquareRoot"} <= step_wise
     assert not {"NewBob", "Linear", "Step", "AnchoredPlateau"} & step_wise
+
+
+def test_one_cycle_with_a_one_step_warmup_starts_at_the_peak() -> None:
+    """pct_start x total = 1 makes the first phase zero long; torch divides by zero there."""
+    schedule = _build("OneCycle", {"pct_start": 0.1}, 10)
+    assert schedule.factor(Clock(epoch=0, n_epochs=10)) == 1.0
+    assert schedule.factor(Clock(epoch=9, n_epochs=10)) == pytest.approx(1 / 25 / 1e4, rel=1e-12)
+
+
+fractions = st.floats(min_value=0.0, max_value=0.95)
+CURVE_PARAMS = {
+    "Cosine": st.fixed_dictionaries(
+        {
+            "warmup": fractions,
+            "min_lr_ratio": st.floats(0, 1),
+            "warmup_start_ratio": st.floats(0, 1),
+        }
+    ),
+    "OneCycle": st.fixed_dictionaries(
+        {
+            "pct_start": st.floats(0.01, 0.99),
+            "three_phase": st.booleans(),
+            "anneal_strategy": st.sampled_from(["cos", "linear"]),
+        }
+    ),
+    "WarmupStableDecay": st.fixed_dictionaries(
+        {
+            "warmup": st.floats(0, 0.5),
+            "decay": st.floats(0.01, 0.5),
+            "decay_shape": st.sampled_from(["linear", "cosine", "sqrt"]),
+            "min_lr_ratio": st.floats(0, 1),
+        }
+    ),
+    "WarmupLinearDecay": st.fixed_dictionaries({"warmup": fractions}),
+    "Polynomial": st.fixed_dictionaries(
+        {"power": st.floats(0.1, 5), "end": st.floats(0.01, 1), "min_lr_ratio": st.floats(0, 1)}
+    ),
+    "Warmup": st.fixed_dictionaries(
+        {"warmup": st.floats(0.01, 1), "warmup_start_ratio": st.floats(0, 1)}
+    ),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    name=st.sampled_from(sorted(CURVE_PARAMS)),
+    n_epochs=st.integers(1, 30),
+    spe=st.integers(1, 5),
+    unit=st.sampled_from(["epoch", "step"]),
+)
+def test_curves_stay_within_0_and_1_for_any_valid_setting(
+    data: st.DataObject, name: str, n_epochs: int, spe: int, unit: str
+) -> None:
+    hyper = {**data.draw(CURVE_PARAMS[name]), "unit": unit}
+    schedule = _build(name, hyper, n_epochs, spe)
+    for step in range(n_epochs * spe + 1):
+        value = schedule.factor(Clock(step // spe, step, n_epochs, spe))
+        assert 0.0 <= value <= 1.0 + 1e-12, (hyper, step, value)

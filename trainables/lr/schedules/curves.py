@@ -139,7 +139,9 @@ class OneCycle(Curve):
         start_step = 0.0
         for i, (end_step, start, end) in enumerate(phases):
             if t <= end_step or i == len(phases) - 1:
-                pct = (t - start_step) / (end_step - start_step)
+                # a phase of zero length (e.g. pct_start x total = 1) is already at its end
+                span = end_step - start_step
+                pct = (t - start_step) / span if span > 0 else 1.0
                 if p.anneal_strategy == "cos":
                     return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
                 return (end - start) * pct + start
