@@ -7,14 +7,16 @@ configs = sample_configs(space, n=5)      # seeded samples, no Ray, no training
 entry = space.resolve_trainable()         # the Ray trainable, its config checks and groups
 ```
 
-Beyond the schema, `load_space` checks what needs the trainable and the schedule registry (group
-and schedule names, ASHA's grace period against `n_epochs`, the sampler), then draws
-`CHECK_SAMPLES` seeded samples and checks each with the trainable's `config_problems`, so a space
-that can produce an invalid config is rejected before Ray starts.
+Checks run in three stages, each reporting all of its problems at once: the schema (types,
+ranges, unknown keys); then what needs several fields, the trainable or the schedule registry
+(group and schedule names, ASHA's grace period against `n_epochs`, the sampler, duplicated keys);
+then `CHECK_SAMPLES` seeded samples, each checked with the trainable's `config_problems`, so a
+space that can produce an invalid config is rejected before Ray starts.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -88,7 +90,7 @@ class SpaceFile(BaseModel):
     @property
     def raw(self) -> dict[str, Any]:
         """The mapping as written in the file (a copy of it), e.g. to save beside the results."""
-        return dict(self._raw)
+        return copy.deepcopy(self._raw)
 
     def resolve_trainable(self) -> Any:
         """The trainable's entry: `.function` (for Ray), `.config_problems`, `.groups`."""
