@@ -169,3 +169,9 @@ def test_checkpoint_with_other_group_sizes_is_refused() -> None:
     plan = build_lr_plan(other, {"groups": {"a": ["0.*"], "b": ["1.*"]}}, n_epochs=5)
     with pytest.raises(ConfigError, match=r"optimizer\.b: holds 2 parameters, but the group has 1"):
         plan.load_state_dict(state)
+
+
+def test_something_else_than_a_plan_state_is_refused() -> None:
+    plan = build_lr_plan(make_model(), {}, n_epochs=N_EPOCHS)
+    with pytest.raises(ConfigError, match="is not an LRPlan state"):
+        plan.load_state_dict(plan.optimizer.state_dict())

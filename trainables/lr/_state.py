@@ -23,6 +23,21 @@ def optimizer_state_by_name(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     return out
 
 
+def check_format(state: Any, expected: str) -> None:
+    """Refuse anything but an `LRPlan.state_dict()` of this format."""
+    found = state.get("format") if isinstance(state, Mapping) else None
+    if found != expected:
+        raise ConfigError(
+            [
+                Problem(
+                    "checkpoint",
+                    f"is not an LRPlan state (format {found!r}, expected {expected!r})",
+                    "pass what LRPlan.state_dict() returned",
+                )
+            ]
+        )
+
+
 def check_names(saved: Sequence[str], current: Sequence[str]) -> None:
     """Refuse a checkpoint whose group names differ from this plan's, naming both sets."""
     if set(saved) != set(current):

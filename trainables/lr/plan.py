@@ -52,6 +52,7 @@ class LRPlan:
         self.group_names = spec.group_names
         self.clock = Clock(0, 0, n_epochs, steps_per_epoch)
         self._params = dict(params)
+        self._base = {g.name: g.lr for g in spec.groups}
         self._context = ScheduleContext(n_epochs, steps_per_epoch)
         self._schedules = spec.build_schedules(self._context)
         self._distinct = list({id(s): s for s in self._schedules.values()}.values())
@@ -107,7 +108,7 @@ class LRPlan:
                 set_frozen(self._params[group.name], frozen)
                 self._frozen[group.name] = frozen
         for name, factor in self.factors().items():
-            self._groups[name]["lr"] = self.spec.group(name).lr * factor
+            self._groups[name]["lr"] = self._base[name] * factor
 
     def preview(self, n_epochs: int | None = None) -> pd.DataFrame:
         """Every group's lr at the start of every epoch, from fresh schedules, without training.
@@ -131,6 +132,7 @@ class LRPlan:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore `state_dict()` output exactly; refuses other group names, sizes or budget."""
+        _state.check_format(state, _FORMAT)
         _state.check_names(list(state["group_names"]), list(self.group_names))
         _state.check_budget(state, self.clock.n_epochs, self.clock.steps_per_epoch)
         _state.load_optimizer_state(self.optimizer, state["optimizer"])
