@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from trainables.dsr import DSRSettings, dsr_config_problems, train_dsr
 from trainables.dsr.settings import settings_of
+from trainables.dsr.trainable import resolve_device
 from trainables.lr.errors import ConfigError
 
 
@@ -94,3 +96,16 @@ def test_trains_on_user_npz(tmp_path, small_config) -> None:
     small_config.update(data_path=str(path), n_epochs=2)
     reports = train_dsr(small_config)
     assert len(reports) == 2 and reports[-1]["pred_error"] < 10
+
+
+def test_auto_device_is_cpu_when_no_gpu_is_allowed(small_config) -> None:
+    settings = settings_of({**small_config, "device": "auto"})
+    assert resolve_device(settings, gpu_allowed=False).type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(settings).type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_gpu_is_a_config_error(small_config) -> None:
+    with pytest.raises(ConfigError, match="device: is 'cuda', but no GPU is visible"):
+        train_dsr({**small_config, "device": "cuda"})

@@ -87,7 +87,7 @@ def test_checkpoint_loads_with_weights_only(small_config) -> None:
     torch.save(reporter.checkpoint, buffer)
     buffer.seek(0)
     state = torch.load(buffer, weights_only=True)
-    assert state["epoch"] == 6 and set(state) >= {"model", "plan", "generator", "torch_rng"}
+    assert state["epoch"] == 6 and set(state) >= {"model", "plan", "generator", "alpha_schedule"}
 
 
 class _Interrupted(Exception):
@@ -138,7 +138,9 @@ def test_resume_from_final_checkpoint_reports_nothing(small_config) -> None:
 
 def test_same_seed_same_run_other_seed_other_run(small_config) -> None:
     small_config["n_epochs"] = 2
-    a, b = train_dsr(small_config), train_dsr(small_config)
+    a = train_dsr(small_config)
+    torch.manual_seed(123)  # the caller's global RNG plays no part
+    b = train_dsr(small_config)
     c = train_dsr({**small_config, "seed": 1})
     assert a == b
     assert a[-1]["train_loss"] != c[-1]["train_loss"]

@@ -54,14 +54,15 @@ class DSRRun:
         self, config: dict[str, Any], settings: DSRSettings, data: DSRData, device: torch.device
     ) -> None:
         self.settings, self.device = settings, device
-        torch.manual_seed(settings.seed)
-        self.model = HierarchicalDSR(
-            data.n_subjects,
-            data.obs_dim,
-            settings.latent_dim,
-            settings.hidden_dim,
-            settings.subject_dim,
-        ).to(device)
+        with torch.random.fork_rng(devices=[]):  # seeded init, the caller's RNG untouched
+            torch.manual_seed(settings.seed)
+            self.model = HierarchicalDSR(
+                data.n_subjects,
+                data.obs_dim,
+                settings.latent_dim,
+                settings.hidden_dim,
+                settings.subject_dim,
+            ).to(device)
         self.window = settings.seq_len + 1
         lengths = [len(s) for s in data.train]
         self.counts = windows_per_subject(lengths, self.window)
@@ -145,7 +146,6 @@ class DSRRun:
             "model": self.model.state_dict(),
             "plan": self.plan.state_dict(),
             "generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
             "long_term": dict(self.long_term),
             "alpha_schedule": self.alpha_schedule.state_dict(),
         }
@@ -154,7 +154,6 @@ class DSRRun:
         self.model.load_state_dict(state["model"])
         self.plan.load_state_dict(state["plan"])
         self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
         self.alpha_schedule.load_state_dict(state["alpha_schedule"])
         self.long_term = {k: float(v) for k, v in state["long_term"].items()}
         self.epoch, self.step = int(state["epoch"]), int(state["step"])

@@ -1,0 +1,1 @@
+"""Performance and search-efficiency benchmarks; results in BENCHMARKS.md."""
