@@ -84,13 +84,16 @@ def trial_row(trial: FrozenTrial, metric: str, mode: str) -> dict[str, Any]:
     return row
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _uniform_column(values: pd.Series) -> pd.Series:
     """JSON text for a column of lists or of mixed kinds (so CSV and parquet keep one type)."""
-    present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    kinds = {"bool" if isinstance(v, bool) else type(v).__name__ for v in present}
+    kinds = {"bool" if isinstance(v, bool) else type(v).__name__ for v in values if not _missing(v)}
     if kinds <= {"int", "float"} or kinds in ({"bool"}, {"str"}):
         return values
-    return values.map(lambda v: None if v is None else json.dumps(v))
+    return values.map(lambda v: None if _missing(v) else json.dumps(v))
 
 
 def trials_to_frame(study: optuna.Study, metric: str, mode: str) -> pd.DataFrame:

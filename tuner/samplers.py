@@ -21,12 +21,14 @@ class SamplerEntry:
     factory: Callable[..., optuna.samplers.BaseSampler]
     startup: bool
     description: str
+    #: a package the sampler needs beyond Optuna, if any
+    requires: str | None = None
 
 
 SAMPLERS: dict[str, SamplerEntry] = {
     "tpe": SamplerEntry(optuna.samplers.TPESampler, True, "tree-structured Parzen estimator"),
     "random": SamplerEntry(optuna.samplers.RandomSampler, False, "independent uniform draws"),
-    "cmaes": SamplerEntry(optuna.samplers.CmaEsSampler, True, "CMA-ES (needs the cmaes package)"),
+    "cmaes": SamplerEntry(optuna.samplers.CmaEsSampler, True, "CMA-ES", requires="cmaes"),
     "gp": SamplerEntry(optuna.samplers.GPSampler, True, "Gaussian-process Bayesian optimization"),
     "qmc": SamplerEntry(optuna.samplers.QMCSampler, False, "quasi-Monte Carlo (Sobol) points"),
     "nsgaii": SamplerEntry(optuna.samplers.NSGAIISampler, False, "NSGA-II genetic algorithm"),
