@@ -175,6 +175,12 @@ def test_explicit_step_totals_need_no_steps_per_epoch() -> None:
         ("Noam", {"n_warmup_steps": 0}, "x.hyperparameters.n_warmup_steps", "greater than"),
         ("Cosine", {"min_lr_ratio": 2}, "x.hyperparameters.min_lr_ratio", "less than"),
         ("Cosine", {"eta_min": 0.1}, "x.hyperparameters.eta_min", "not a known key"),
+        (
+            "WarmAndExpDecay",
+            {"n_warmup_steps": 5, "total_steps": 5},
+            "x.hyperparameters",
+            "must exceed n_warmup_steps",
+        ),
     ],
 )
 def test_bad_hyperparameters_name_path_value_and_rule(

@@ -242,13 +242,23 @@ class WarmAndExpDecayParams(ScheduleParams):
     total_steps: int | None = Field(default=None, ge=1)
     decay_factor: float = Field(default=0.1, gt=0, le=1)
 
+    @model_validator(mode="after")
+    def _decays(self) -> WarmAndExpDecayParams:
+        if self.total_steps is not None and self.total_steps <= self.n_warmup_steps:
+            raise ValueError(
+                f"total_steps ({self.total_steps}) must exceed n_warmup_steps "
+                f"({self.n_warmup_steps}): the decay needs at least one step"
+            )
+        return self
+
 
 def warm_and_exp_decay(p: WarmAndExpDecayParams) -> Callable[[int, int | None], float]:
     def fn(n: int, total: int | None) -> float:
         length = _total(p.total_steps, total, "WarmAndExpDecay")
         if n < p.n_warmup_steps:
             return p.lr * n / p.n_warmup_steps
-        decayed = p.lr * p.decay_factor ** ((n - p.n_warmup_steps) / (length - p.n_warmup_steps))
+        span = max(length - p.n_warmup_steps, 1)  # a run shorter than the warmup: no decay span
+        decayed = p.lr * p.decay_factor ** ((n - p.n_warmup_steps) / span)
         return min(p.lr, decayed)
 
     return fn
