@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from tests.lr.helpers import make_model, train_epoch
 from trainables.lr import SCHEDULES, SEED_GROUPS, TunerError, build_lr_plan, schedule_problems
@@ -153,3 +154,14 @@ def test_training_through_the_plan_moves_every_group(model) -> None:
     train_epoch(model, plan, 0)
     for name, params in model.lr_groups().items():
         assert any(not (a == b).all() for a, b in zip(before[name], params, strict=True)), name
+
+
+def test_step_epoch_takes_tensors_and_ignores_non_numeric_metrics() -> None:
+    schedule = {"name": "ReduceLROnPlateau", "hyperparameters": {"patience": 0, "metric": "val"}}
+    plan = build_lr_plan(make_model(), {"lr_scheduling": schedule}, n_epochs=4)
+    loss = torch.tensor(2.0, requires_grad=True) * 1.0
+    plan.step_epoch(train_loss=loss, val=torch.tensor(1.0), note="diverged", flag=None)
+    plan.step_epoch(train_loss=loss, val=torch.tensor(1.0))
+    assert plan.lrs()["decoder.shared"] == pytest.approx(1e-4, rel=1e-12)
+    with pytest.raises(TunerError, match="'val'"):
+        plan.step_epoch(train_loss=1.0, val="n/a")

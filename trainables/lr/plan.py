@@ -8,6 +8,7 @@ and every group's lr is set from its own base lr.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +30,15 @@ if TYPE_CHECKING:
 _FORMAT = "trainables.lr.plan/1"
 
 
-def _scalar(value: Any) -> float:
-    """A metric as a float; a tensor (e.g. the loss itself) is detached first."""
-    if isinstance(value, torch.Tensor):
-        return float(value.detach().item())
-    return float(value)
+def _scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric metrics as floats (tensors detached); None and non-numbers are left out."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            out[key] = float(value.detach().item())
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            out[key] = float(value)
+    return out
 
 
 class LRPlan:
@@ -92,8 +97,7 @@ class LRPlan:
                 "a step-wise schedule is configured, but step_batch() was not called this epoch: "
                 "call plan.step_batch() after every optimizer.step()"
             )
-        seen = {"train_loss": train_loss, **metrics}
-        seen = {k: _scalar(v) for k, v in seen.items() if v is not None}
+        seen = _scalars({"train_loss": train_loss, **metrics})
         for schedule in self._distinct:
             schedule.observe(seen)
         c = self.clock
