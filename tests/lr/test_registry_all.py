@@ -367,3 +367,40 @@ def test_schedule_pickles_with_its_state(name: str) -> None:
         if case.metrics is not None:
             copy.observe({"train_loss": case.metrics[epoch]})
             schedule.observe({"train_loss": case.metrics[epoch]})
+
+
+def test_per_group_schedules_each_follow_their_own_closed_form() -> None:
+    """Leaves with their own `schedule:` (one step-wise, one epoch-wise, one stateful) and the
+    global Sequential for the rest: every group's lr is its base lr x its own closed form."""
+
+    def leaf(lr: float, name: str) -> dict[str, Any]:
+        return {"lr": lr, "schedule": {"name": name, "hyperparameters": CASES[name].hyper}}
+
+    config = {
+        "learning_rate": {
+            "encoder": leaf(1e-3, "Noam"),
+            "decoder": leaf(3e-3, "Cosine"),
+            "dsr": {"shared": {"lr": 2e-3}, "subjects": leaf(5e-2, "NewBob")},
+        },
+        "lr_scheduling": {"name": "Sequential", "hyperparameters": CASES["Sequential"].hyper},
+    }
+    plan = build_lr_plan(make_model(), config, n_epochs=N, steps_per_epoch=SPE)
+    owner = {
+        "encoder.shared": "Noam",
+        "encoder.subjects": "Noam",
+        "decoder.shared": "Cosine",
+        "dsr.shared": "Sequential",
+        "dsr.subjects": "NewBob",
+    }
+    for epoch in range(N):
+        for step in range(epoch * SPE, (epoch + 1) * SPE):
+            lrs = plan.lrs()
+            for group, name in owner.items():
+                position = step if CASES[name].unit == S else epoch
+                want = plan.spec.group(group).lr * _expected(CASES[name], position)
+                assert math.isclose(lrs[group], want, rel_tol=1e-12, abs_tol=1e-18), (
+                    group,
+                    step,
+                )
+            plan.step_batch()
+        plan.step_epoch(train_loss=NEWBOB_METRICS[epoch])
