@@ -81,7 +81,8 @@ def test_dsr_subject_multiplier_is_its_own_key_in_the_number_form_and_folded_oth
     }
     assert number.output_keys() == {"learning_rate", "dsr_subject_multiplier"}
     alone = SearchDef.model_validate({"dsr_subject_multiplier": {"choice": [3.0, 10.0]}})
-    assert define_search(trial_of(3.0), alone, n_epochs=5, group_names=GROUPS) == {
+    trial = FixedTrial({"dsr_subject_multiplier": 3.0})
+    assert define_search(trial, alone, n_epochs=5, group_names=GROUPS) == {
         "dsr_subject_multiplier": 3.0
     }
     mapping = SearchDef.model_validate(
@@ -97,10 +98,6 @@ def test_dsr_subject_multiplier_is_its_own_key_in_the_number_form_and_folded_oth
         "subjects": {"lr": 0.01 * 5.0, "freeze_after": None},
     }
     assert mapping.output_keys() == {"learning_rate"}
-
-
-def trial_of(multiplier: float) -> FixedTrial:
-    return FixedTrial({"dsr_subject_multiplier": multiplier})
 
 
 def test_seeded_samples_repeat_exactly():
