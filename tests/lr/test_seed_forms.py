@@ -205,3 +205,15 @@ def test_leaf_settings_reach_the_group() -> None:
     assert encoder.schedule is None
     assert spec.group("dsr.subjects").schedule == {"name": "Constant"}
     assert spec.group("dsr.shared").schedule is None
+
+
+def test_the_spec_does_not_follow_later_changes_of_the_config() -> None:
+    schedule = {"name": "MultiStepLR", "hyperparameters": {"milestones": [0.5]}}
+    config = {
+        "learning_rate": {"encoder": {"lr": 1e-3, "schedule": schedule}},
+        "lr_scheduling": schedule,
+    }
+    spec = LRSpec.from_config(config, group_names=SEED_GROUPS)
+    schedule["hyperparameters"]["milestones"].append(0.9)
+    assert spec.schedule["hyperparameters"]["milestones"] == [0.5]
+    assert spec.group("encoder.shared").schedule["hyperparameters"]["milestones"] == [0.5]

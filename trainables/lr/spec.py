@@ -7,6 +7,7 @@ and `groups` from the trainable's flat config and ignores every other key. Each 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,14 +115,14 @@ def _parse(
     leaves = resolve_leaves(
         config.get("learning_rate"), names, config.get("dsr_subject_multiplier"), problems
     )
-    schedule = normalize_schedule(config.get("lr_scheduling"))
+    schedule = normalize_schedule(copy.deepcopy(config.get("lr_scheduling")))
     problems.extend(schedule_problems(schedule, "lr_scheduling"))
     optimizer = resolve_optimizer(config.get("optimizer"), problems)
     checked: set[str] = set()
     groups = []
     for name in names:
         leaf = leaves[name]
-        own = None if leaf.schedule is None else normalize_schedule(leaf.schedule)
+        own = None if leaf.schedule is None else normalize_schedule(copy.deepcopy(leaf.schedule))
         if own is not None and leaf.source not in checked:
             problems.extend(schedule_problems(own, join_path(leaf.source, "schedule")))
         checked.add(leaf.source)
