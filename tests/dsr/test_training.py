@@ -144,3 +144,37 @@ def test_same_seed_same_run_other_seed_other_run(small_config) -> None:
     c = train_dsr({**small_config, "seed": 1})
     assert a == b
     assert a[-1]["train_loss"] != c[-1]["train_loss"]
+
+
+def test_frozen_groups_stay_bit_identical(small_config) -> None:
+    leaf = {"lr": 1e-2, "freeze_after": 2}
+    small_config.update(
+        n_epochs=4,
+        checkpoint_every=1,
+        learning_rate={
+            "encoder": leaf,
+            "decoder": leaf,
+            "dsr": {"shared": leaf, "subjects": {"lr": 1e-1, "freeze_after": 3}},
+        },
+    )
+
+    class _Keep(MemoryReporter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.states: list[dict] = []
+
+        def report(self, metrics, checkpoint=None) -> None:
+            super().report(metrics, checkpoint)
+            self.states.append(self.load_checkpoint()["model"])
+
+    reporter = _Keep()
+    reports = train_dsr(small_config, reporter)
+    assert [r["lr/decoder/shared"] for r in reports] == [1e-2, 1e-2, 0.0, 0.0]
+    assert [r["lr/dsr/subjects"] for r in reports] == [1e-1, 1e-1, 1e-1, 0.0]
+    after_2, after_3, after_4 = reporter.states[1:]
+    for name, value in after_4.items():
+        assert torch.equal(value, after_3[name]), name  # everything frozen in epoch 4
+        if name != "dsr.subject_vectors":
+            assert torch.equal(value, after_2[name]), name
+    assert not torch.equal(after_3["dsr.subject_vectors"], after_2["dsr.subject_vectors"])
+    assert all(math.isfinite(r["train_loss"]) for r in reports)

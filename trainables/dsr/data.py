@@ -94,7 +94,8 @@ def make_lorenz_data(key: DataKey) -> DSRData:
 
 def _npz_arrays(path: Path) -> tuple[list[str], list[np.ndarray]]:
     if not path.is_file():
-        raise ConfigError([Problem("data_path", f"is '{path}', but no such file exists")])
+        fix = None if path.is_absolute() else "give an absolute path: Ray trials run elsewhere"
+        raise ConfigError([Problem("data_path", f"is '{path}', but no such file exists", fix)])
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = sorted(npz.files)

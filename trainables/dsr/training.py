@@ -119,11 +119,12 @@ class DSRRun:
                     f"{len(batches)}): lower the learning rates or set grad_clip"
                 )
             self.plan.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.settings.grad_clip is not None:
-                params = [p for p in self.model.parameters() if p.grad is not None]
-                nn.utils.clip_grad_norm_(params, self.settings.grad_clip)
-            self.plan.optimizer.step()
+            if loss.requires_grad:  # False only while every group is frozen
+                loss.backward()
+                if self.settings.grad_clip is not None:
+                    params = [p for p in self.model.parameters() if p.grad is not None]
+                    nn.utils.clip_grad_norm_(params, self.settings.grad_clip)
+                self.plan.optimizer.step()
             self.plan.step_batch()
             self.step += 1
             total += value
