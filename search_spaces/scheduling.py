@@ -77,21 +77,25 @@ def scheduling_problems(
     spec: SchedulingDef,
     known: Mapping[str, Collection[str] | None],
     path: str = "search.lr_scheduling",
+    aliases: Collection[str] = (),
 ) -> list[Problem]:
     """Unknown schedule names and hyperparameter names, each with the nearest valid one.
 
     `known` maps every schedule name (aliases included) to its hyperparameter names, or to None
-    when those are not to be checked here.
+    when those are not to be checked here; names in `aliases` are accepted but not listed.
     """
+    listed = [name for name in known if name not in set(aliases)]
     problems = []
     for name, hyper in spec.options.items():
-        name_path = join_path(path, "name") if spec.choice is None else join_path(path, "choice")
+        if spec.choice is None:
+            name_path, base = join_path(path, "name"), join_path(path, "hyperparameters")
+        else:
+            name_path = base = join_path(path, "choice", name)
         if name not in known:
             message = f"{name!r} is not a known schedule"
-            problems.append(Problem(name_path, message, suggest(name, known)))
+            problems.append(Problem(name_path, message, suggest(name, listed)))
             continue
         allowed = known[name]
-        base = join_path(path, "hyperparameters") if spec.choice is None else f"{name_path}.{name}"
         for key in hyper:
             if allowed is not None and key not in allowed:
                 message = f"is not a hyperparameter of {name}"

@@ -97,9 +97,13 @@ def search_problems(
     *,
     group_names: Sequence[str],
     schedules: Mapping[str, Collection[str] | None],
+    schedule_aliases: Collection[str] = (),
     path: str = "search",
 ) -> list[Problem]:
-    """What only the trainable and the schedule registry can tell: names that match nothing."""
+    """What only the trainable and the schedule registry can tell: names that match nothing.
+
+    `schedules` maps schedule names (aliases included) to their hyperparameter names.
+    """
     problems = []
     if spec.learning_rate is not None:
         problems += learning_rate_problems(
@@ -115,7 +119,7 @@ def search_problems(
         )
     if spec.lr_scheduling is not None:
         problems += scheduling_problems(
-            spec.lr_scheduling, schedules, join_path(path, "lr_scheduling")
+            spec.lr_scheduling, schedules, join_path(path, "lr_scheduling"), schedule_aliases
         )
     for key in spec.settings:
         if key in LR_KEYS:

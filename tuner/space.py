@@ -149,8 +149,13 @@ def space_problems(space: SpaceFile) -> list[Problem]:
     trainable = trainable_problems(space.trainable)
     problems += trainable
     if not trainable:
-        groups = space.group_names()
-        problems += search_problems(space.search, group_names=groups, schedules=_schedules())
+        schedules, aliases = _schedules()
+        problems += search_problems(
+            space.search,
+            group_names=space.group_names(),
+            schedules=schedules,
+            schedule_aliases=aliases,
+        )
     return problems
 
 
@@ -168,9 +173,10 @@ def _fixed_problems(space: SpaceFile) -> list[Problem]:
     return problems
 
 
-def _schedules() -> dict[str, tuple[str, ...]]:
-    """Every schedule name and alias in the registry, with its hyperparameter names."""
+def _schedules() -> tuple[dict[str, tuple[str, ...]], set[str]]:
+    """Every schedule name and alias in the registry with its hyperparameter names; the aliases."""
     from trainables.lr.schedules.registry import SCHEDULES, lookup
 
-    names = {name for entry in SCHEDULES.values() for name in (entry.name, *entry.aliases)}
-    return {name: tuple(lookup(name).params.model_fields) for name in sorted(names)}
+    aliases = {alias for entry in SCHEDULES.values() for alias in entry.aliases} - set(SCHEDULES)
+    names = sorted({*SCHEDULES, *aliases})
+    return {name: tuple(lookup(name).params.model_fields) for name in names}, aliases

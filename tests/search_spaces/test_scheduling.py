@@ -108,7 +108,7 @@ def test_unknown_names_are_reported_with_the_nearest_known_one():
     )
     problems = [str(p) for p in scheduling_problems(spec, KNOWN)]
     assert problems == [
-        "search.lr_scheduling.choice: 'MultiStepLRR' is not a known schedule: "
+        "search.lr_scheduling.choice.MultiStepLRR: 'MultiStepLRR' is not a known schedule: "
         "did you mean 'MultiStepLR'? (known: ExponentialLR, MultiStepLR, ReduceLROnPlateau, "
         "StepLR)",
         "search.lr_scheduling.choice.StepLR.step_sise: is not a hyperparameter of StepLR: "

@@ -157,16 +157,30 @@ def test_a_custom_trainable_by_import_path_uses_the_seed_groups(tmp_path):
 
 
 def test_the_registry_names_every_schedule_and_alias():
-    known = registry_schedules()
+    known, aliases = registry_schedules()
     for entry in SCHEDULES.values():
         for name in (entry.name, *entry.aliases):
             assert set(known[name]) == set(lookup(name).params.model_fields)
+    assert aliases and not aliases & set(SCHEDULES)
+
+
+def test_unknown_schedules_list_only_registered_names(tmp_path):
+    data = {**BASE, "search": {"lr_scheduling": {"name": "NewBobSchedulr"}}}
+    with pytest.raises(ConfigError) as info:
+        parse_space(data, "space.yaml")
+    (problem,) = info.value.problems
+    assert problem.fix.startswith("did you mean 'NewBob")
+    assert f"(known: {', '.join(sorted(SCHEDULES))})" in problem.fix
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_every_registered_schedule_is_searchable(name):
     spec = SearchDef.model_validate({"lr_scheduling": {"choice": {name: None, "StepLR": None}}})
-    assert search_problems(spec, group_names=SEED_GROUPS, schedules=registry_schedules()) == []
+    schedules, aliases = registry_schedules()
+    problems = search_problems(
+        spec, group_names=SEED_GROUPS, schedules=schedules, schedule_aliases=aliases
+    )
+    assert problems == []
 
 
 BASE = {"name": "t", "n_epochs": 10, "metric": "score", "mode": "min"}
@@ -223,8 +237,8 @@ MALFORMED = [
     ),
     (
         {"search": {"lr_scheduling": {"choice": {"MultiStepLRR": None}}}},
-        "space.yaml: search.lr_scheduling.choice: 'MultiStepLRR' is not a known schedule: "
-        "did you mean 'MultiStepLR'?",
+        "space.yaml: search.lr_scheduling.choice.MultiStepLRR: 'MultiStepLRR' is not a known "
+        "schedule: did you mean 'MultiStepLR'?",
     ),
     (
         {"search": {"lr_scheduling": {"name": "StepLR", "hyperparameters": {"gama": 0.5}}}},
