@@ -15,7 +15,8 @@ A group's lr is the base lr times every multiplier whose key matches it (and, fo
 the searched `dsr_subject_multiplier`); its `freeze_after` comes from the most specific key that
 matches (group, then component, then `*.level`). With only `lr` declared the output is the seed's
 number form (`learning_rate: x`); otherwise it is the hierarchical mapping over every group of
-the trainable, `{component: {level: {lr, freeze_after}}}`, so every group's lr is explicit.
+the trainable, `{component: {level: {lr, freeze_after}}}`, so every group's lr is explicit (there
+the number form's implicit 10x for `dsr.subjects` does not apply: only declared factors do).
 Optuna parameters are named after the output path: `learning_rate/lr`,
 `learning_rate/encoder/multiplier`, `learning_rate/dsr/subjects/multiplier`,
 `learning_rate/*/subjects/multiplier`, `learning_rate/encoder/subjects/freeze_after`.
@@ -55,7 +56,7 @@ def _split(name: str) -> tuple[str, str | None]:
     return component, (level if dot else None)
 
 
-def matching_keys(key: str, group: str) -> bool:
+def key_matches(key: str, group: str) -> bool:
     """Whether a multiplier/freeze key (`comp`, `comp.level`, `*.level`) applies to `group`."""
     component, level = _split(group)
     key_component, key_level = _split(key)
@@ -117,10 +118,10 @@ def define_learning_rate(
     for group in group_names:
         lr = base
         for key, factor in multipliers.items():
-            lr = lr * factor if matching_keys(key, group) else lr
+            lr = lr * factor if key_matches(key, group) else lr
         if group == DSR_SUBJECTS and dsr_subject_multiplier is not None:
             lr *= dsr_subject_multiplier
-        keys = sorted((k for k in freezes if matching_keys(k, group)), key=_specificity)
+        keys = sorted((k for k in freezes if key_matches(k, group)), key=_specificity)
         leaves[group] = {"lr": lr, "freeze_after": freezes[keys[-1]] if keys else None}
     return {"learning_rate": nest_groups(leaves)}
 
@@ -136,7 +137,7 @@ def learning_rate_problems(
         levels.setdefault(component, []).extend([level] if level is not None else [])
     for section in ("multipliers", "freeze_after"):
         for key in getattr(spec, section):
-            if any(matching_keys(key, g) for g in group_names):
+            if any(key_matches(key, g) for g in group_names):
                 continue
             component, level = _split(key)
             if component in levels and level is not None:
