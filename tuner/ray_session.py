@@ -5,7 +5,9 @@
   cluster (`auto`, `ray://host:port`, `host:port`) and disconnect at the end.
 - Otherwise, the embedded default: a new local Ray (`address="local"`: a bare `ray.init()` would
   attach to a cluster recorded by an earlier run), dashboard off, one CPU per core, bound to
-  127.0.0.1 (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` before Ray starts; DESIGN.md §6).
+  127.0.0.1. Ray reads `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER` once, when `ray` is first imported
+  (DESIGN.md §6): `python -m tuner` sets it before that; `pin_loopback` sets it for the
+  processes Ray starts and, for a driver that imported Ray earlier, updates Ray's constant too.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ def resolve_address(address: str | None) -> str | None:
     return os.environ.get("RAY_ADDRESS") or None
 
 
+def pin_loopback() -> None:
+    """Keep a new local Ray on 127.0.0.1 unless the environment explicitly says otherwise."""
+    os.environ.setdefault(LOOPBACK_ENV, "0")
+    if os.environ[LOOPBACK_ENV].lower() in ("0", "false"):
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False  # Ray evaluates the variable only on import
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[RaySession]:
     """Ray for one sweep; shuts down only what it started.
@@ -55,7 +66,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.init(address=target, log_to_driver=True)
         kind = "cluster"
     else:
-        os.environ.setdefault(LOOPBACK_ENV, "0")
+        pin_loopback()
         ray.init(
             address="local",
             include_dashboard=False,
