@@ -1,4 +1,4 @@
-"""The README's main command, end to end on the DSR benchmark (a new local Ray, as a user runs it)."""
+"""The README's main command end to end on the DSR benchmark, on a new local Ray."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ def test_quickstart_finds_a_clearly_better_config(tmp_path: Path) -> None:
         for k, v in os.environ.items()
         if k not in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_ADDRESS")
     }
+    command = ["run", "examples/quickstart.yaml", "--storage-path", str(tmp_path)]
     done = subprocess.run(
-        [sys.executable, "-m", "tuner", "run", "examples/quickstart.yaml", "--storage-path", str(tmp_path)],
+        [sys.executable, "-m", "tuner", *command],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
