@@ -34,7 +34,7 @@ def _flaky_trainable(config: dict[str, Any]) -> None:
     train_dsr(config, _FailOnce(3, marker), gpu_allowed=False)
 
 
-def _run(trainable, config: dict[str, Any], storage: Path, max_failures: int = 0):
+def _run(trainable, config: dict[str, Any], storage: Path, max_failures: int = 0, errors: int = 0):
     tuner = tune.Tuner(
         trainable,
         param_space=config,
@@ -46,7 +46,7 @@ def _run(trainable, config: dict[str, Any], storage: Path, max_failures: int = 0
         ),
     )
     results = tuner.fit()
-    assert results.num_errors == 0, results.errors
+    assert results.num_errors == errors, results.errors
     return results[0]
 
 
@@ -76,3 +76,14 @@ def test_ray_trial_resumes_exactly_after_a_failure(ray_local, small_config, tmp_
     # epoch 3 was reported twice: before the failure and again after resuming from epoch 2
     assert list(frame["epoch"]) == [1, 2, 3, 3, 4, 5]
     assert _metrics(frame, plain[0]) == plain
+
+
+def test_diverged_trial_errors_with_its_epoch(ray_local, small_config, tmp_path) -> None:
+    small_config.update(
+        grad_clip=None,
+        lr_scheduling={"name": "ExponentialLR", "hyperparameters": {"gamma": 1e5}},
+    )
+    result = _run(dsr_trainable, small_config, tmp_path / "ray", errors=1)
+    assert "TrainingDiverged" in repr(result.error)
+    assert "loss became nan at epoch 2" in str(result.error)
+    assert list(result.metrics_dataframe["epoch"]) == [1]
