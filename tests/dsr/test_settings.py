@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainables.dsr import DSRSettings, dsr_config_problems, train_dsr
 from trainables.dsr.settings import settings_of
@@ -109,3 +111,28 @@ def test_auto_device_is_cpu_when_no_gpu_is_allowed(small_config) -> None:
 def test_cuda_without_gpu_is_a_config_error(small_config) -> None:
     with pytest.raises(ConfigError, match="device: is 'cuda', but no GPU is visible"):
         train_dsr({**small_config, "device": "cuda"})
+
+
+_INT_KEYS = ("n_epochs", "latent_dim", "hidden_dim", "batch_size", "seq_len", "eval_every")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    good=st.fixed_dictionaries(
+        {},
+        optional={
+            **{key: st.integers(1, 50) for key in _INT_KEYS},
+            "alpha": st.floats(0, 1),
+            "grad_clip": st.none() | st.floats(0.1, 100),
+            "seed": st.integers(0, 2**31),
+            "device": st.sampled_from(["auto", "cpu"]),
+        },
+    ),
+    bad_key=st.sampled_from(_INT_KEYS),
+    bad_value=st.integers(-5, 0) | st.text(alphabet="abc", max_size=3) | st.just(None),
+)
+def test_generated_settings(good: dict, bad_key: str, bad_value: object) -> None:
+    settings = settings_of(good)
+    assert all(getattr(settings, k) == v for k, v in good.items())
+    problems = dsr_config_problems({**good, bad_key: bad_value})
+    assert [p.path for p in problems] == [bad_key], problems
