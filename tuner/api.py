@@ -35,56 +35,48 @@ def load_space_with(path: str | Path, overrides: Mapping[str, Any]) -> Any:
     return apply_overrides(load_space(path), overrides)
 
 
-def prepare(path: str | Path, **overrides: Any) -> tuple[Any, Experiment]:
-    """Validate `path`, create its experiment folder (no Ray yet)."""
-    space = load_space_with(path, overrides)
-    experiment = create_experiment(
-        Path(path),
-        name=space.name,
-        storage_path=space.storage_path,
-        metric=space.metric,
-        mode=space.mode,
-        max_t=space.n_epochs,
-        optuna_storage=space.optuna_storage,
-        overrides={k: v for k, v in overrides.items() if v is not None},
-    )
-    return space, experiment
+Announce = Callable[[RaySession, Experiment], None]
 
 
-def run_prepared(
-    space: Any,
-    experiment: Experiment,
-    k: int = 5,
-    announce: Callable[[RaySession], None] | None = None,
+def run_space(
+    path: str | Path, *, k: int = 5, announce: Announce | None = None, **overrides: Any
 ) -> SweepOutcome:
-    """Start (or reuse) Ray, run the sweep into `experiment`, export the results.
+    """Run the sweep a space file describes; `overrides` as on the command line.
 
-    `announce` is told which Ray the sweep runs on, before the first trial.
+    The file is fully checked before Ray starts; the experiment folder is created only once
+    Ray is up (a cluster that cannot be reached leaves no folder behind). `announce` is told
+    which Ray and which folder the sweep uses, before the first trial.
     """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    space = load_space_with(path, given)
     with ray_session(space.address) as session:
+        experiment = create_experiment(
+            Path(path),
+            name=space.name,
+            storage_path=space.storage_path,
+            metric=space.metric,
+            mode=space.mode,
+            max_t=space.n_epochs,
+            optuna_storage=space.optuna_storage,
+            overrides=given,
+        )
         if announce is not None:
-            announce(session)
+            announce(session, experiment)
         tuner = build_tuner(space, experiment, session.num_cpus)
         return run_tuner(tuner, experiment, k)
-
-
-def run_space(path: str | Path, **overrides: Any) -> SweepOutcome:
-    """Run the sweep a space file describes; `overrides` as on the command line."""
-    space, experiment = prepare(path, **overrides)
-    return run_prepared(space, experiment)
 
 
 def resume(
     exp_dir: str | Path,
     address: str | None = None,
-    announce: Callable[[RaySession], None] | None = None,
+    announce: Announce | None = None,
 ) -> SweepOutcome:
     """Continue an interrupted sweep in `exp_dir` with its recorded space file and overrides."""
     experiment = load_experiment(exp_dir)
     space = load_space_with(experiment.space_file, experiment.overrides)
     with ray_session(address or space.address) as session:
         if announce is not None:
-            announce(session)
+            announce(session, experiment)
         return run_tuner(restore_tuner(space, experiment), experiment)
 
 

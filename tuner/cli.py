@@ -7,6 +7,7 @@ started for a bad file), 1 failure (the sweep could not run, or no trial ran the
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -100,8 +101,6 @@ def _finish(outcome: Any) -> int:
 
 def _quiet_ray_and_optuna() -> None:
     """Our progress lines replace Ray's tables; Optuna's per-trial log lines are noise here."""
-    import os
-
     import optuna
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -109,9 +108,10 @@ def _quiet_ray_and_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _announce(session: Any) -> None:
+def _announce(session: Any, experiment: Any) -> None:
     where = {"local": "a new local Ray", "cluster": "the Ray cluster", "reused": "the running Ray"}
     address = f" {session.address}" if session.address else ""
+    print(f"sweep {experiment.name} -> {experiment.dir}", flush=True)
     print(
         f"running on {where[session.kind]}{address} "
         f"(node {session.node_ip}, {session.num_cpus:g} CPUs)",
@@ -120,19 +120,19 @@ def _announce(session: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tuner.api import prepare, run_prepared
+    from tuner.api import run_space
 
-    space, experiment = prepare(
+    _quiet_ray_and_optuna()
+    outcome = run_space(
         args.file,
+        announce=_announce,
         name=args.name,
         num_samples=args.num_samples,
         address=args.address,
         storage_path=args.storage_path,
         seed=args.seed,
     )
-    print(f"sweep {experiment.name}: {space.num_samples} trials -> {experiment.dir}", flush=True)
-    _quiet_ray_and_optuna()
-    return _finish(run_prepared(space, experiment, announce=_announce))
+    return _finish(outcome)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -171,4 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return FAILURE
+    except Exception as error:  # Ray or the system failed (no cluster at the address, ...)
+        if os.environ.get("TUNER_TRACEBACK"):
+            raise
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("(set TUNER_TRACEBACK=1 to see the traceback)", file=sys.stderr)
         return FAILURE

@@ -23,7 +23,11 @@ _WORDS = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "pruned", TrialSt
 
 
 class ProgressCallback(Callback):
-    """Prints trial starts and ends with running/completed/pruned/failed counts and best so far."""
+    """Prints trial starts and ends with running/completed/pruned/failed counts and best so far.
+
+    Counts are recomputed from Ray's trial list at every event, so a resumed sweep shows the
+    totals of the whole experiment, not only of the resumed part.
+    """
 
     def __init__(
         self, metric: str, mode: str, max_t: int, out: TextIO | Callable[[], TextIO] | None = None
@@ -31,51 +35,60 @@ class ProgressCallback(Callback):
         self._metric, self._mode, self._max_t = metric, mode, max_t
         self._out = out
         self._start = time.monotonic()
-        self._running: set[str] = set()
-        self._counts = dict.fromkeys(_WORDS.values(), 0)
-        self._best: tuple[float, str] | None = None
+
+    def setup(self, **info: Any) -> None:
+        self._start = time.monotonic()  # also after `Tuner.restore` in a new process
 
     def _stream(self) -> TextIO:
         if self._out is None:
             return sys.stdout
         return self._out() if callable(self._out) else self._out
 
-    def _better(self, value: float) -> bool:
-        if self._best is None:
-            return True
-        return value < self._best[0] if self._mode == "min" else value > self._best[0]
+    def _state(self, trial: Any, current: Any, event: TrialState | None) -> TrialState | None:
+        """A trial's outcome so far: RUNNING, COMPLETE, PRUNED, FAIL, or None (not started)."""
+        if trial is current and event is not None:
+            return event
+        if trial.status == "RUNNING":
+            return TrialState.RUNNING
+        if trial.status == "TERMINATED":
+            return final_state(trial.last_result, self._metric, self._max_t)
+        return TrialState.FAIL if trial.status == "ERROR" else None
 
-    def _line(self, event: str) -> None:
-        best = (
-            f"best {self._metric} {self._best[0]:.6g} ({self._best[1]})"
-            if self._best
-            else f"best {self._metric} -"
+    def _line(self, trials: list, current: Any, event: TrialState, text: str) -> None:
+        states = {t.trial_id: self._state(t, current, event) for t in trials}
+        running = sum(s == TrialState.RUNNING for s in states.values())
+        counts = " · ".join(
+            f"{word} {sum(s == state for s in states.values())}" for state, word in _WORDS.items()
         )
-        counts = " · ".join(f"{k} {v}" for k, v in self._counts.items())
+        done = [
+            (finite(t.last_result.get(self._metric)), t.trial_id)
+            for t in trials
+            if states[t.trial_id] == TrialState.COMPLETE
+        ]
+        done = [(v, i) for v, i in done if v is not None]
+        if done:
+            value, trial_id = min(done) if self._mode == "min" else max(done)
+            best = f"best {self._metric} {value:.6g} ({trial_id})"
+        else:
+            best = f"best {self._metric} -"
         elapsed = time.monotonic() - self._start
-        line = f"[{elapsed:5.0f}s] {event} | running {len(self._running)} · {counts} | {best}"
+        line = f"[{elapsed:5.0f}s] {text} | running {running} · {counts} | {best}"
         print(line, file=self._stream(), flush=True)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._running.add(trial.trial_id)
-        self._line(f"trial {trial.trial_id} started")
+        self._line(trials, trial, TrialState.RUNNING, f"trial {trial.trial_id} started")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._end(trial, error=False)
+        self._end(trials, trial, error=False)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._end(trial, error=True)
+        self._end(trials, trial, error=True)
 
-    def _end(self, trial: Any, error: bool) -> None:
-        if trial.trial_id not in self._running:
-            return
-        self._running.discard(trial.trial_id)
+    def _end(self, trials: list, trial: Any, error: bool) -> None:
         result = trial.last_result or {}
         state = final_state(result, self._metric, self._max_t, error)
-        self._counts[_WORDS[state]] += 1
         value = finite(result.get(self._metric))
-        epochs = result.get("training_iteration", 0)
-        if state == TrialState.COMPLETE and value is not None and self._better(value):
-            self._best = (value, trial.trial_id)
         shown = f"{self._metric} {value:.6g}" if value is not None else "no finite value"
-        self._line(f"trial {trial.trial_id} {_WORDS[state]} at epoch {epochs} ({shown})")
+        epochs = result.get("training_iteration", 0)
+        text = f"trial {trial.trial_id} {_WORDS[state]} at epoch {epochs} ({shown})"
+        self._line(trials, trial, state, text)

@@ -84,7 +84,7 @@ def test_run_best_resume_cycle(
     assert main(argv) == OK
     out = capsys.readouterr().out
     exp_dir = results_dir / "cli"
-    assert f"sweep cli: 4 trials -> {exp_dir}" in out
+    assert f"sweep cli -> {exp_dir}" in out
     assert "running on the running Ray" in out
     assert out.count(" started | running ") == 4
     assert f"best configs   {exp_dir / 'best_configs.yaml'}" in out
@@ -95,6 +95,11 @@ def test_run_best_resume_cycle(
     assert experiment.optuna_storage == f"sqlite:///{exp_dir / 'optuna.db'}"
     study = experiment.load_study()
     assert len(study.trials) == 4
+    done = sum(t.state == TrialState.COMPLETE for t in study.trials)
+    pruned = sum(t.state == TrialState.PRUNED for t in study.trials)
+    last_progress = [line for line in out.splitlines() if line.startswith("[")][-1]
+    assert f"running 0 · completed {done} · pruned {pruned} · failed 0 |" in last_progress
+    assert f"best score {study.best_value:.6g} (" in last_progress
     record = json.loads((exp_dir / "experiment.json").read_text())
     assert record["study_name"] == study.study_name and record["max_t"] == 6
 
