@@ -3,7 +3,9 @@
 `create_experiment` picks a fresh folder (an existing `results/quickstart` makes the next run
 `results/quickstart-2`, so no earlier result is ever overwritten), copies the space file into it
 verbatim and writes `experiment.json` (study name, storage URL, metric, mode, max_t and the
-command-line overrides), which is all `resume`, `best` and the exports need.
+command-line overrides), which is all `resume`, `best` and the exports need. The default
+storage, `optuna.db` in the folder, is recorded as null and found relative to the folder, so a
+copied or moved results folder still answers `best`.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def create_experiment(
         overrides=dict(overrides or {}),
     )
     record = {k: v for k, v in asdict(experiment).items() if k != "dir"}
+    record["optuna_storage"] = optuna_storage  # null: the folder's own optuna.db, wherever it is
     (exp_dir / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return experiment
 
@@ -108,4 +111,5 @@ def load_experiment(path: str | Path) -> Experiment:
             source=str(path),
         )
     record = json.loads(record_file.read_text())
+    record["optuna_storage"] = record.get("optuna_storage") or default_storage(exp_dir)
     return Experiment(dir=exp_dir, **record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,15 @@ def test_run_best_resume_cycle(
     ]
     assert all(t.state != TrialState.RUNNING for t in after)
 
+    # a copied results folder answers `best` from its own optuna.db
+    copy = shutil.copytree(exp_dir, tmp_path / "elsewhere" / "cli")
+    shutil.rmtree(exp_dir)
+    assert main(["best", str(copy), "--k", "2"]) == OK
+    assert yaml.safe_load(capsys.readouterr().out) == top
+
     # the same name again never overwrites: the next folder is cli-2, with its own study
+    (results_dir / "cli").mkdir()
+    (results_dir / "cli" / "keep.txt").write_text("an earlier result")
     assert main(argv) == OK
     capsys.readouterr()
     second = load_experiment(results_dir / "cli-2")
