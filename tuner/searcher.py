@@ -107,7 +107,12 @@ class BudgetAwareOptunaSearch(OptunaSearch):
         if trial_id not in self._ot_trials:
             self._ot_trials[trial_id] = self._ot_study.ask()
         ot_trial = self._ot_trials[trial_id]
-        config = self._define(ot_trial)
+        try:
+            config = self._define(ot_trial)
+        except Exception:
+            self._ot_study.tell(ot_trial, state=TrialState.FAIL)  # never left RUNNING
+            self._completed_trials.add(trial_id)
+            raise
         ot_trial.set_user_attr(RAY_TRIAL_ID, trial_id)
         ot_trial.set_user_attr(CONFIG, json.loads(json.dumps(config, default=str)))
         return copy.deepcopy(config)

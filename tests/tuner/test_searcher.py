@@ -139,3 +139,21 @@ def test_every_sampler_builds_seeded(name: str) -> None:
 def test_unknown_sampler_names_the_nearest() -> None:
     with pytest.raises(ConfigError, match=r"searcher\.name: 'tpee' is not a known sampler.*'tpe'"):
         build_sampler("tpee")
+
+
+def test_a_failing_define_leaves_no_running_trial() -> None:
+    def broken(trial: optuna.Trial) -> dict:
+        trial.suggest_float("x", 0, 1)
+        raise ValueError("cannot build this config")
+
+    search = BudgetAwareOptunaSearch(
+        broken,
+        max_t=MAX_T,
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        study_name="broken",
+        storage="sqlite:///:memory:",
+    )
+    search.set_search_properties("score", "min", {})
+    with pytest.raises(ValueError, match="cannot build"):
+        search.suggest("a")
+    assert [t.state for t in search.study.trials] == [TrialState.FAIL]
