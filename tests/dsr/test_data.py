@@ -85,8 +85,8 @@ def test_npz_bad_shapes_all_reported(tmp_path) -> None:
     with pytest.raises(ConfigError) as info:
         load_data(DataKey(data_path=path))
     text = str(info.value)
-    assert "data_path['flat']: has shape (50,), but each subject must be a 2-D" in text
-    assert "data_path['short']: has 3 time steps" in text
+    assert "data_path['flat'] has shape (50,), but each subject must be a 2-D" in text
+    assert "data_path['short'] has 3 time steps" in text
     assert "data_path['nan']: holds non-numeric or non-finite values" in text
     assert "different numbers of features [2, 3]" in text
     assert len(info.value.problems) == 4

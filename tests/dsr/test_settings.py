@@ -52,8 +52,8 @@ def test_every_problem_at_once_with_paths() -> None:
     assert {"n_epochs", "batch_sise", "alpha", "device"} <= paths
     assert any(p.path.startswith("learning_rate.decoder") for p in problems)
     text = "\n".join(map(str, problems))
-    assert "batch_sise: is not a known key" in text
-    assert "n_epochs: is 0, but input should be greater than or equal to 1" in text
+    assert "batch_sise is not a known key" in text
+    assert "n_epochs is 0, but input should be greater than or equal to 1" in text
 
 
 def test_alpha_schedule_problems_named() -> None:
@@ -61,9 +61,9 @@ def test_alpha_schedule_problems_named() -> None:
     assert [p.path for p in problems] == ["alpha.name"]
     assert "did you mean 'StepLR'" in str(problems[0])
     problems = dsr_config_problems({"alpha": {"initial": 2, "name": "Constant"}})
-    assert [str(p) for p in problems] == ["alpha.initial: is 2, but must be in [0, 1]: e.g. 0.3"]
+    assert [str(p) for p in problems] == ["alpha.initial is 2, but must be in [0, 1]: e.g. 0.3"]
     problems = dsr_config_problems({"alpha": -0.5})
-    assert [str(p) for p in problems] == ["alpha: is -0.5, but must be in [0, 1]: e.g. 0.3"]
+    assert [str(p) for p in problems] == ["alpha is -0.5, but must be in [0, 1]: e.g. 0.3"]
     problems = dsr_config_problems({"alpha": "often"})
     assert [p.path for p in problems] == ["alpha"]
 
@@ -83,8 +83,8 @@ def test_data_path_problems(tmp_path) -> None:
     np.savez(path, a=np.zeros((30, 3)), b=np.zeros((30, 3)))
     config = {"data_path": str(path), "seq_len": 40, "n_subjects": 3}
     text = "\n".join(map(str, dsr_config_problems(config)))
-    assert "n_subjects: is 3, but" in text and "has 2" in text
-    assert "seq_len: is 40, but a training series is shorter than seq_len + 1" in text
+    assert "n_subjects is 3, but" in text and "has 2" in text
+    assert "seq_len is 40, but a training series is shorter than seq_len + 1" in text
     assert "no such file" in str(dsr_config_problems({"data_path": str(tmp_path / "x.npz")})[0])
 
 
@@ -109,7 +109,7 @@ def test_auto_device_is_cpu_when_no_gpu_is_allowed(small_config) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_cuda_without_gpu_is_a_config_error(small_config) -> None:
-    with pytest.raises(ConfigError, match="device: is 'cuda', but no GPU is visible"):
+    with pytest.raises(ConfigError, match="device is 'cuda', but no GPU is visible"):
         train_dsr({**small_config, "device": "cuda"})
 
 

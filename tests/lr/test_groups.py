@@ -98,7 +98,7 @@ def test_group_names_must_match_the_learning_rate_components() -> None:
         "groups": {"body": ["backbone.*"], "head": ["head.*", "scale"]},
         "learning_rate": {"encoder": 1e-3},
     }
-    with pytest.raises(ConfigError, match="learning_rate.encoder: is not a component"):
+    with pytest.raises(ConfigError, match="learning_rate.encoder is not a component"):
         build_lr_plan(Net(), config, n_epochs=2)
 
 

@@ -155,10 +155,10 @@ def test_checkpoint_from_a_pattern_grouped_model_is_refused_by_a_seed_model() ->
 def test_checkpoint_with_another_budget_is_refused() -> None:
     _, plan, _ = run({"learning_rate": 1e-3}, range(2))
     other = build_lr_plan(make_model(), {"learning_rate": 1e-3}, n_epochs=20, steps_per_epoch=3)
-    with pytest.raises(ConfigError, match="checkpoint.n_epochs: is 10, but this plan has 20"):
+    with pytest.raises(ConfigError, match="checkpoint.n_epochs is 10, but this plan has 20"):
         other.load_state_dict(plan.state_dict())
     other = build_lr_plan(make_model(), {"learning_rate": 1e-3}, n_epochs=10, steps_per_epoch=4)
-    with pytest.raises(ConfigError, match="checkpoint.steps_per_epoch: is 3, but this plan has 4"):
+    with pytest.raises(ConfigError, match="checkpoint.steps_per_epoch is 3, but this plan has 4"):
         other.load_state_dict(plan.state_dict())
 
 

@@ -83,9 +83,9 @@ def test_every_problem_at_once_with_paths() -> None:
     config = {"initial": "abc", "name": "Cosin", "hyperparamters": {}}
     text = [str(p) for p in value_schedule_problems(config, "trainable.alpha")]
     assert len(text) == 3
-    assert any(t.startswith("trainable.alpha.hyperparamters: is not a known key") for t in text)
+    assert any(t.startswith("trainable.alpha.hyperparamters is not a known key") for t in text)
     assert any(
-        t.startswith("trainable.alpha.initial: is 'abc', but must be a finite") for t in text
+        t.startswith("trainable.alpha.initial is 'abc', but must be a finite") for t in text
     )
     assert any(
         t.startswith("trainable.alpha.name: 'Cosin' is not a known schedule")
@@ -103,10 +103,10 @@ def test_every_problem_at_once_with_paths() -> None:
         ([0.3], "must be a number or a mapping"),
         (True, "must be a number or a mapping"),
         (float("nan"), "must be a number or a mapping"),
-        ({"name": "Cosine"}, "value.initial: is required but missing"),
+        ({"name": "Cosine"}, "value.initial is required but missing"),
         (
             {"initial": 0.3, "name": "Cosine", "hyperparameters": {"min_lr_ratio": 3}},
-            "value.hyperparameters.min_lr_ratio: is 3",
+            "value.hyperparameters.min_lr_ratio is 3",
         ),
     ],
 )

@@ -111,7 +111,7 @@ def test_unknown_names_are_reported_with_the_nearest_known_one():
         "search.lr_scheduling.choice.MultiStepLRR: 'MultiStepLRR' is not a known schedule: "
         "did you mean 'MultiStepLR'? (known: ExponentialLR, MultiStepLR, ReduceLROnPlateau, "
         "StepLR)",
-        "search.lr_scheduling.choice.StepLR.step_sise: is not a hyperparameter of StepLR: "
+        "search.lr_scheduling.choice.StepLR.step_sise is not a hyperparameter of StepLR: "
         "did you mean 'step_size'? (known: gamma, step_size)",
     ]
     single = SchedulingDef(name="StepLR", hyperparameters={"gama": 0.1})

@@ -42,11 +42,11 @@ def test_bad_file_is_answered_cleanly_without_ray(
     for command in ("run", "validate", "sample"):
         assert main([command, str(typos)]) == BAD_INPUT
         err = capsys.readouterr().err
-        assert f"{typos}: num_sampels: is not a known key" in err
-        assert f"{typos}: mode: is 'minimize', but " in err
+        assert f"{typos}: num_sampels is not a known key" in err
+        assert f"{typos}: mode is 'minimize', but " in err
         assert main([command, str(grace)]) == BAD_INPUT
         err += capsys.readouterr().err
-        assert f"{grace}: asha.grace_period: is 20, but must be <= n_epochs (6)" in err
+        assert f"{grace}: asha.grace_period is 20, but must be <= n_epochs (6)" in err
         assert "Traceback" not in err
     assert no_ray_start == []
     assert list(results_dir.iterdir()) == []

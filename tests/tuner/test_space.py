@@ -135,7 +135,7 @@ def test_sample_configs_are_seeded(tmp_path):
 def test_overrides_are_validated_again(tmp_path):
     space = load_space(write(tmp_path, GOOD))
     assert space.with_overrides(num_samples=40, name=None).num_samples == 40
-    with pytest.raises(ConfigError, match=r"num_samples: is 0, but input should be greater"):
+    with pytest.raises(ConfigError, match=r"num_samples is 0, but input should be greater"):
         space.with_overrides(num_samples=0)
 
 
@@ -189,42 +189,42 @@ CMAES_MISSING = importlib.util.find_spec("cmaes") is None
 MALFORMED = [
     (
         {"asha": {"grace_period": 20}},
-        "space.yaml: asha.grace_period: is 20, but must be <= n_epochs (10): "
+        "space.yaml: asha.grace_period is 20, but must be <= n_epochs (10): "
         "lower grace_period or raise n_epochs",
     ),
-    ({"num_sample": 3}, "space.yaml: num_sample: is not a known key"),
-    ({"n_epochs": 0}, "space.yaml: n_epochs: is 0, but input should be greater than or equal to 1"),
-    ({"mode": "minimize"}, "space.yaml: mode: is 'minimize', but input should be 'min' or 'max'"),
-    ({"metric": None}, "space.yaml: metric: is None"),
-    ({"name": "a/b"}, "space.yaml: name: is 'a/b', but string should match pattern"),
-    ({"keep_checkpoints": 1}, "space.yaml: keep_checkpoints: is 1, but input should be greater"),
-    ({"resources": {"cpu": 0}}, "space.yaml: resources.cpu: is 0, but input should be greater"),
-    ({"resources": {"gpu": 1.5}}, "space.yaml: resources.gpu: is 1.5, but must be a fraction"),
-    ({"resources": {"gpus": 1}}, "space.yaml: resources.gpus: is not a known key"),
-    ({"asha": {"reduction_factor": 1}}, "space.yaml: asha.reduction_factor: is 1, but input"),
-    ({"address": "localhost"}, "space.yaml: address: is 'localhost', but must be 'auto'"),
-    ({"optuna_storage": "optuna.db"}, "space.yaml: optuna_storage: is 'optuna.db', but must be"),
+    ({"num_sample": 3}, "space.yaml: num_sample is not a known key"),
+    ({"n_epochs": 0}, "space.yaml: n_epochs is 0, but input should be greater than or equal to 1"),
+    ({"mode": "minimize"}, "space.yaml: mode is 'minimize', but input should be 'min' or 'max'"),
+    ({"metric": None}, "space.yaml: metric is None"),
+    ({"name": "a/b"}, "space.yaml: name is 'a/b', but string should match pattern"),
+    ({"keep_checkpoints": 1}, "space.yaml: keep_checkpoints is 1, but input should be greater"),
+    ({"resources": {"cpu": 0}}, "space.yaml: resources.cpu is 0, but input should be greater"),
+    ({"resources": {"gpu": 1.5}}, "space.yaml: resources.gpu is 1.5, but must be a fraction"),
+    ({"resources": {"gpus": 1}}, "space.yaml: resources.gpus is not a known key"),
+    ({"asha": {"reduction_factor": 1}}, "space.yaml: asha.reduction_factor is 1, but input"),
+    ({"address": "localhost"}, "space.yaml: address is 'localhost', but must be 'auto'"),
+    ({"optuna_storage": "optuna.db"}, "space.yaml: optuna_storage is 'optuna.db', but must be"),
     ({"trainable": "dsrr"}, "space.yaml: trainable: 'dsrr' is not a registered trainable: did you"),
     ({"trainable": "no_such_module:f"}, "space.yaml: trainable: 'no_such_module:f': module"),
     ({"trainable": "json:dump_it"}, "space.yaml: trainable: 'json:dump_it': json has no function"),
     ({"searcher": {"name": "tpee"}}, "space.yaml: searcher.name: 'tpee' is not a known sampler"),
     (
         {"searcher": {"name": "random", "n_startup_trials": 3}},
-        "space.yaml: searcher.n_startup_trials: is 3, but the 'random' sampler has no random",
+        "space.yaml: searcher.n_startup_trials is 3, but the 'random' sampler has no random",
     ),
-    ({"fixed": {"n_epochs": 5}}, "space.yaml: fixed.n_epochs: is a top-level setting: set n_epo"),
+    ({"fixed": {"n_epochs": 5}}, "space.yaml: fixed.n_epochs is a top-level setting: set n_epo"),
     (
         {"search": {"settings": {"checkpoint_every": {"int": [1, 3]}}}},
-        "space.yaml: search.settings.checkpoint_every: is a top-level setting: set checkpoint",
+        "space.yaml: search.settings.checkpoint_every is a top-level setting: set checkpoint",
     ),
     (
         {"fixed": {"learning_rate": 0.01}, "search": {"learning_rate": {"lr": 0.02}}},
-        "space.yaml: fixed.learning_rate: is also set by the search block: keep only one",
+        "space.yaml: fixed.learning_rate is also set by the search block: keep only one",
     ),
-    ({"search": {"hidden_dim": 3}}, "space.yaml: search.hidden_dim: is not a known key"),
+    ({"search": {"hidden_dim": 3}}, "space.yaml: search.hidden_dim is not a known key"),
     (
         {"search": {"learning_rate": {"lr": {"log_uniform": [0, 1]}}}},
-        "space.yaml: search.learning_rate.lr: is {'log_uniform': [0, 1]}, but log_uniform bounds",
+        "space.yaml: search.learning_rate.lr is {'log_uniform': [0, 1]}, but log_uniform bounds",
     ),
     (
         {"search": {"learning_rate": {"lr": 0.1, "multipliers": {"decoder.subjects": 2}}}},
@@ -233,7 +233,7 @@ MALFORMED = [
     ),
     (
         {"search": {"learning_rate": {"lr": 0.1, "freeze_after": {"dsr": 1.5}}}},
-        "space.yaml: search.learning_rate.freeze_after.dsr: is 1.5, but freeze_after values",
+        "space.yaml: search.learning_rate.freeze_after.dsr is 1.5, but freeze_after values",
     ),
     (
         {"search": {"lr_scheduling": {"choice": {"MultiStepLRR": None}}}},
@@ -242,33 +242,33 @@ MALFORMED = [
     ),
     (
         {"search": {"lr_scheduling": {"name": "StepLR", "hyperparameters": {"gama": 0.5}}}},
-        "space.yaml: search.lr_scheduling.hyperparameters.gama: is not a hyperparameter of StepLR",
+        "space.yaml: search.lr_scheduling.hyperparameters.gama is not a hyperparameter of StepLR",
     ),
     (
         {"search": {"settings": {"alpha": {"uniform": [0.1, 0.2], "log": True}}}},
-        "space.yaml: search.settings.alpha: is {'uniform': [0.1, 0.2], 'log': True}, but log is",
+        "space.yaml: search.settings.alpha is {'uniform': [0.1, 0.2], 'log': True}, but log is",
     ),
     (
         {"search": {"settings": {"hiden_dim": {"choice": [8, 16]}}}},
-        "space.yaml: search.settings.hiden_dim: is not a known key "
+        "space.yaml: search.settings.hiden_dim is not a known key "
         "(in 20 of 20 sampled configs, e.g. #0): remove it or check its spelling",
     ),
     (
         {"search": {"lr_scheduling": {"choice": {"MultiStepLR": {"milestones": [1.5]}}}}},
-        "space.yaml: search.lr_scheduling.choice.MultiStepLR.milestones: is [1.5], but",
+        "space.yaml: search.lr_scheduling.choice.MultiStepLR.milestones is [1.5], but",
     ),
     (
         {"search": {"lr_scheduling": {"name": "StepLR", "hyperparameters": {"gamma": -1}}}},
-        "space.yaml: search.lr_scheduling.hyperparameters.gamma: is -1",
+        "space.yaml: search.lr_scheduling.hyperparameters.gamma is -1",
     ),
-    ({"fixed": {"latent_dim": 0}}, "space.yaml: fixed.latent_dim: is 0, but input should be"),
+    ({"fixed": {"latent_dim": 0}}, "space.yaml: fixed.latent_dim is 0, but input should be"),
     (
         {"search": {"learning_rate": {"lr": 0.1}, "dsr_subject_multiplier": {"choice": [0, 1]}}},
-        "space.yaml: search.dsr_subject_multiplier: is {'choice': [0, 1]}, but every value",
+        "space.yaml: search.dsr_subject_multiplier is {'choice': [0, 1]}, but every value",
     ),
     (
         {"search": {"settings": {"alpha": {"uniform": [0.5, 1.5]}}}},
-        "space.yaml: search.settings.alpha: is 1.",
+        "space.yaml: search.settings.alpha is 1.",
     ),
 ]
 if CMAES_MISSING:

@@ -40,4 +40,4 @@ def test_every_broken_declaration_is_rejected_with_its_path(name, broken, bad_lr
     assert any(
         line.startswith(f"space.yaml: search.settings.{name}") and rule in line for line in lines
     ), lines
-    assert any(line.startswith("space.yaml: search.learning_rate.lr: is ") for line in lines)
+    assert any(line.startswith("space.yaml: search.learning_rate.lr is ") for line in lines)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+_VERB_STARTS = ("is ", "are ", "was ", "has ")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -18,7 +20,9 @@ class Problem:
     fix: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.path}: {self.message}" if self.path else self.message
+        # "a.b is 3, but ..." reads as a sentence; other messages follow the path after a colon
+        joiner = " " if self.message.startswith(_VERB_STARTS) else ": "
+        text = f"{self.path}{joiner}{self.message}" if self.path else self.message
         return f"{text}: {self.fix}" if self.fix else text
 
 
