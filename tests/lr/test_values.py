@@ -84,9 +84,7 @@ def test_every_problem_at_once_with_paths() -> None:
     text = [str(p) for p in value_schedule_problems(config, "trainable.alpha")]
     assert len(text) == 3
     assert any(t.startswith("trainable.alpha.hyperparamters is not a known key") for t in text)
-    assert any(
-        t.startswith("trainable.alpha.initial is 'abc', but must be a finite") for t in text
-    )
+    assert any(t.startswith("trainable.alpha.initial is 'abc', but must be a finite") for t in text)
     assert any(
         t.startswith("trainable.alpha.name: 'Cosin' is not a known schedule")
         and "did you mean 'Cosine'" in t
