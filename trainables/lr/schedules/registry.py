@@ -18,8 +18,13 @@ from trainables.lr.schedules.base import Schedule, ScheduleContext, ScheduleEntr
 
 _MODULES = (
     "trainables.lr.schedules.seed",
-    "trainables.lr.schedules.speechbrain",
+    "trainables.lr.schedules.speechbrain.noam",
+    "trainables.lr.schedules.speechbrain.cyclic",
+    "trainables.lr.schedules.speechbrain.warm_decay",
+    "trainables.lr.schedules.speechbrain.epochwise",
+    "trainables.lr.schedules.speechbrain.stateful",
     "trainables.lr.schedules.curves",
+    "trainables.lr.schedules.warmups",
     "trainables.lr.schedules.combinators",
 )
 
