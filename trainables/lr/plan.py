@@ -18,9 +18,10 @@ from torch import nn
 from trainables.lr import _state
 from trainables.lr.errors import ConfigError, Problem, TunerError
 from trainables.lr.freeze import set_frozen
-from trainables.lr.groups import group_names_of, resolve_groups
+from trainables.lr.groups import resolve_groups
+from trainables.lr.layers import model_groups
 from trainables.lr.optimizers import build_optimizer
-from trainables.lr.preview import preview_lrs
+from trainables.lr.preview import group_factors, preview_lrs
 from trainables.lr.schedules.base import Clock, ScheduleContext
 from trainables.lr.spec import LRSpec
 
@@ -69,11 +70,7 @@ class LRPlan:
 
     def factors(self) -> dict[str, float]:
         """Each group's multiplier of its base lr now: schedule x gate (0 while frozen)."""
-        epoch = self.clock.epoch
-        return {
-            g.name: 0.0 if g.freeze.frozen(epoch) else self._schedules[g.name].factor(self.clock)
-            for g in self.spec.groups
-        }
+        return group_factors(self.spec, self._schedules, self.clock)
 
     def lrs(self) -> dict[str, float]:
         """The lr of every group now, as set in the optimizer."""
@@ -114,12 +111,14 @@ class LRPlan:
         for name, factor in self.factors().items():
             self._groups[name]["lr"] = self._base[name] * factor
 
-    def preview(self, n_epochs: int | None = None) -> pd.DataFrame:
-        """Every group's lr at the start of every epoch, from fresh schedules, without training.
+    def preview(self, n_epochs: int | None = None, *, per_step: bool = False) -> pd.DataFrame:
+        """Every group's lr at the start of every epoch (or every step with `per_step`), from
+        fresh schedules, without training; `n_epochs` limits the rows to the first epochs.
 
         Stateful rules (plateau) see no metrics here, so they show no reduction.
         """
-        return preview_lrs(self.spec, self.clock.n_epochs, self.clock.steps_per_epoch, n_epochs)
+        c = self.clock
+        return preview_lrs(self.spec, c.n_epochs, c.steps_per_epoch, n_epochs, per_step=per_step)
 
     def state_dict(self) -> dict[str, Any]:
         """Clock, schedule states, freeze states and optimizer state, all keyed by group name."""
@@ -178,11 +177,9 @@ def build_lr_plan(
         )
     if problems:
         raise ConfigError(problems)
-    if isinstance(config, Mapping) and config.get("groups") is not None:
-        spec = LRSpec.from_config(config)
-    else:
-        spec = LRSpec.from_config(config, group_names_of(model, None))
-    params = resolve_groups(model, spec.patterns)
+    names, layer_patterns = model_groups(model, config)
+    spec = LRSpec.from_config(config, names)
+    params = resolve_groups(model, spec.patterns if layer_patterns is None else layer_patterns)
     param_groups = []
     for group in spec.groups:
         entry: dict[str, Any] = {"params": params[group.name], "name": group.name, "lr": group.lr}

@@ -1,8 +1,9 @@
 """LRSpec: the LR library's keys of a config, validated and normalized into named groups.
 
-The library reads only `learning_rate`, `lr_scheduling`, `dsr_subject_multiplier`, `optimizer`
-and `groups` from the trainable's flat config and ignores every other key. Each group
-`component.level` gets a base lr, a freeze rule, an optional weight decay and a schedule config.
+The library reads only `LR_KEYS` from the trainable's flat config and ignores every other key.
+Each group `component.level` gets a base lr, a freeze rule, an optional weight decay and a
+schedule config. `layer_decay` and `unfreeze` act on the groups in order, bottom to top
+(`trainables.lr.layers`, `trainables.lr.unfreeze`); `layers:` needs the model to name its groups.
 """
 
 from __future__ import annotations
@@ -15,15 +16,26 @@ from typing import Any
 from trainables.lr.errors import ConfigError, Problem, join_path
 from trainables.lr.freeze import FreezeRule
 from trainables.lr.groups import resolve_patterns
+from trainables.lr.layers import decay_multipliers, resolve_layer_decay, resolve_layers
 from trainables.lr.leaves import resolve_leaves
 from trainables.lr.optimizers import OptimizerSpec, resolve_optimizer
 from trainables.lr.schedules.base import Schedule, ScheduleContext
 from trainables.lr.schedules.registry import build_schedule, schedule_problems
+from trainables.lr.unfreeze import combine, resolve_unfreeze
 
 #: the seed's group structure: encoder and DSR have shared and subject levels, the decoder shared
 SEED_GROUPS = ("encoder.shared", "encoder.subjects", "decoder.shared", "dsr.shared", "dsr.subjects")
 #: the config keys this library reads; every other key belongs to the trainable
-LR_KEYS = ("learning_rate", "lr_scheduling", "dsr_subject_multiplier", "optimizer", "groups")
+LR_KEYS = (
+    "learning_rate",
+    "lr_scheduling",
+    "dsr_subject_multiplier",
+    "optimizer",
+    "groups",
+    "layers",
+    "layer_decay",
+    "unfreeze",
+)
 DEFAULT_SCHEDULE = "MultiStepLR"
 
 
@@ -75,6 +87,9 @@ class LRSpec:
         0.01
         """
         spec, problems = _parse(config, group_names)
+        if spec is None and not problems:
+            message = "names the model's modules, so the groups depend on the model"
+            problems = [Problem("layers", message, "use build_lr_plan(model, config, ...)")]
         if problems or spec is None:
             raise ConfigError(problems)
         return spec
@@ -109,9 +124,22 @@ def _parse(
         return None, [Problem("", f"the config is {config!r}, but must be a mapping")]
     problems: list[Problem] = []
     patterns = resolve_patterns(config.get("groups"), problems)
+    layers = resolve_layers(config.get("layers"), problems)
+    if layers is not None and patterns is not None:
+        fix = "keep groups (patterns) or layers (module paths)"
+        problems.append(Problem("layers", "is given together with groups", fix))
+    decay = resolve_layer_decay(config.get("layer_decay"), problems)
+    unfreeze = resolve_unfreeze(config.get("unfreeze"), problems)
+    if layers is not None and group_names is None:  # the model names the groups: check the rest
+        schedule = normalize_schedule(copy.deepcopy(config.get("lr_scheduling")))
+        problems.extend(schedule_problems(schedule, "lr_scheduling"))
+        resolve_optimizer(config.get("optimizer"), problems)
+        return None, problems
     names = _names(group_names, patterns, config.get("groups"), problems)
     if names is None:
         return None, problems
+    scale = decay_multipliers(names, decay) if decay is not None else dict.fromkeys(names, 1.0)
+    timetable = unfreeze.epochs(names) if unfreeze is not None else dict.fromkeys(names, 0)
     leaves = resolve_leaves(
         config.get("learning_rate"), names, config.get("dsr_subject_multiplier"), problems
     )
@@ -126,9 +154,23 @@ def _parse(
         if own is not None and leaf.source not in checked:
             problems.extend(schedule_problems(own, join_path(leaf.source, "schedule")))
         checked.add(leaf.source)
-        freeze = FreezeRule(leaf.freeze_after, leaf.unfreeze_at)
-        groups.append(GroupSpec(name, leaf.lr, freeze, leaf.weight_decay, own, leaf.source))
+        unfreeze_at = combine(leaf.unfreeze_at, timetable[name])
+        if leaf.freeze_after is not None and (unfreeze_at or 0) >= leaf.freeze_after:
+            if unfreeze_at != leaf.unfreeze_at:  # a leaf's own conflict is reported by the leaf
+                problems.append(_never_trains(name, unfreeze_at, leaf.freeze_after))
+        freeze = FreezeRule(leaf.freeze_after, unfreeze_at)
+        lr = leaf.lr * scale[name]
+        groups.append(GroupSpec(name, lr, freeze, leaf.weight_decay, own, leaf.source))
     return LRSpec(tuple(groups), schedule, optimizer, patterns), problems
+
+
+def _never_trains(name: str, unfreeze_at: int, freeze_after: int) -> Problem:
+    return Problem(
+        "unfreeze",
+        f"unfreezes '{name}' at epoch {unfreeze_at}, but it freezes after epoch {freeze_after}: "
+        "the group would never train",
+        "raise last_n, lower every, or raise its freeze_after",
+    )
 
 
 def _names(
