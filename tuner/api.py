@@ -11,7 +11,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner.experiment import Experiment, create_experiment, load_experiment
+from tuner.experiment import (
+    Experiment,
+    create_experiment,
+    experiment_dir,
+    is_taken,
+    load_experiment,
+    storage_problems,
+    taken_problem,
+)
 from tuner.export import best_configs_yaml
 from tuner.ray_session import RaySession, ray_session
 from tuner.sweep import SweepOutcome, build_tuner, restore_tuner, run_tuner
@@ -39,16 +47,33 @@ Announce = Callable[[RaySession, Experiment], None]
 
 
 def run_space(
-    path: str | Path, *, k: int = 5, announce: Announce | None = None, **overrides: Any
+    path: str | Path,
+    *,
+    k: int = 5,
+    announce: Announce | None = None,
+    resume_existing: bool = False,
+    **overrides: Any,
 ) -> SweepOutcome:
     """Run the sweep a space file describes; `overrides` as on the command line.
 
-    The file is fully checked before Ray starts; the experiment folder is created only once
-    Ray is up (a cluster that cannot be reached leaves no folder behind). `announce` is told
-    which Ray and which folder the sweep uses, before the first trial.
+    The file, the results root and the experiment name are fully checked before Ray starts; an
+    experiment folder that already holds a sweep is refused (`ConfigError`), or continued with
+    `resume_existing=True`. The folder is created only once Ray is up (a cluster that cannot be
+    reached leaves no folder behind). `announce` is told which Ray and which folder the sweep
+    uses, before the first trial.
     """
+    from trainables.lr.errors import ConfigError
+
     given = {k: v for k, v in overrides.items() if v is not None}
     space = load_space_with(path, given)
+    exp_dir = experiment_dir(space.storage_path, space.name)
+    if is_taken(exp_dir):
+        if resume_existing:
+            return resume(exp_dir, address=given.get("address"), announce=announce, k=k)
+        raise ConfigError([taken_problem(exp_dir)], source=str(path))
+    problems = storage_problems(space.storage_path)
+    if problems:
+        raise ConfigError(problems, source=str(path))
     with ray_session(space.address) as session:
         experiment = create_experiment(
             Path(path),
@@ -63,21 +88,24 @@ def run_space(
         if announce is not None:
             announce(session, experiment)
         tuner = build_tuner(space, experiment, session.num_cpus)
-        return run_tuner(tuner, experiment, k)
+        return run_tuner(tuner, experiment, space.num_samples, k)
 
 
 def resume(
     exp_dir: str | Path,
     address: str | None = None,
     announce: Announce | None = None,
+    k: int = 5,
 ) -> SweepOutcome:
-    """Continue an interrupted sweep in `exp_dir` with its recorded space file and overrides."""
+    """Continue an interrupted sweep in `exp_dir` with its recorded space file and overrides:
+    unfinished trials go on from their last checkpoint, missing ones are started, finished
+    ones are kept as they are."""
     experiment = load_experiment(exp_dir)
     space = load_space_with(experiment.space_file, experiment.overrides)
     with ray_session(address or space.address) as session:
         if announce is not None:
             announce(session, experiment)
-        return run_tuner(restore_tuner(space, experiment), experiment)
+        return run_tuner(restore_tuner(space, experiment), experiment, space.num_samples, k)
 
 
 def best_configs_of(exp_dir: str | Path, k: int = 5) -> str:

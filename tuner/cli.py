@@ -1,7 +1,8 @@
 """`python -m tuner`: run, validate, sample, resume, best.
 
 Exit codes: 0 success, 2 bad input (every problem listed with file and dotted path; Ray is never
-started for a bad file), 1 failure (the sweep could not run, or no trial ran the full budget).
+started for a bad file), 1 failure (the sweep could not run, or no trial ran the full budget),
+130 interrupted (Ctrl-C: Ray stopped gracefully, its state is saved, `resume` continues).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import yaml
 
 from trainables.lr.errors import ConfigError, TunerError
 
-OK, FAILURE, BAD_INPUT = 0, 1, 2
+OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
 
 
 def _positive_int(text: str) -> int:
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="Ray cluster: auto, ray://host:port or host:port")
     run.add_argument("--storage-path", help="results root (default: the file's, `results`)")
     run.add_argument("--seed", type=int, help="sampler seed (default: the file's)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the experiment of that name if its folder exists (else: refused)",
+    )
 
     validate = commands.add_parser("validate", help="check a space file without starting Ray")
     validate.add_argument("file")
@@ -96,6 +102,10 @@ def _finish(outcome: Any) -> int:
 
     print()
     print(summary_text(outcome))
+    if outcome.interrupted:
+        command = f"python -m tuner resume {outcome.experiment.dir}"
+        print(f"\ninterrupted: state saved; continue with: {command}", flush=True)
+        return INTERRUPTED
     return OK if outcome.ok else FAILURE
 
 
@@ -131,6 +141,7 @@ def _run(args: argparse.Namespace) -> int:
         address=args.address,
         storage_path=args.storage_path,
         seed=args.seed,
+        resume_existing=args.resume,
     )
     return _finish(outcome)
 
@@ -171,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return FAILURE
+        return INTERRUPTED
     except Exception as error:  # Ray or the system failed (no cluster at the address, ...)
         if os.environ.get("TUNER_TRACEBACK"):
             raise

@@ -1,8 +1,9 @@
 """The experiment folder `results/<name>/`: its paths, its Optuna study, its record on disk.
 
-`create_experiment` picks a fresh folder (an existing `results/quickstart` makes the next run
-`results/quickstart-2`, so no earlier result is ever overwritten), copies the space file into it
-verbatim and writes `experiment.json` (study name, storage URL, metric, mode, max_t and the
+`create_experiment` makes the folder (an existing, non-empty `results/quickstart` is refused by
+`experiment_dir_problems` before Ray starts, so no earlier result is ever overwritten or mixed
+with a new sweep: `resume` it, or choose another name), copies the space file into it verbatim
+and writes `experiment.json` (study name, storage URL, metric, mode, max_t and the
 command-line overrides), which is all `resume`, `best` and the exports need. The default
 storage, `optuna.db` in the folder, is recorded as null and found relative to the folder, so a
 copied or moved results folder still answers `best`.
@@ -11,6 +12,7 @@ copied or moved results folder still answers `best`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -50,13 +52,39 @@ class Experiment:
         return optuna.load_study(study_name=self.study_name, storage=self.optuna_storage)
 
 
-def unique_dir(root: Path, name: str) -> Path:
-    """`root/name`, or `root/name-2`, `-3`, ... when that folder already holds something."""
-    candidate, n = root / name, 1
-    while candidate.exists() and any(candidate.iterdir()):
-        n += 1
-        candidate = root / f"{name}-{n}"
-    return candidate
+def experiment_dir(storage_path: str | Path, name: str) -> Path:
+    """The folder of experiment `name` under the results root `storage_path`."""
+    return Path(storage_path).expanduser().resolve() / name
+
+
+def is_taken(exp_dir: Path) -> bool:
+    """Whether `exp_dir` already holds something (an earlier sweep, or anything else)."""
+    return exp_dir.is_dir() and any(exp_dir.iterdir())
+
+
+def storage_problems(storage_path: str | Path) -> list[Problem]:
+    """Why the results root cannot hold a new experiment folder, checked before Ray starts."""
+    root = Path(storage_path).expanduser()
+    existing = root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    fix = "pass a folder you can write to with --storage-path, or fix its permissions"
+    if not existing.is_dir():
+        return [Problem("storage_path", f"is {str(root)!r}, but {existing} is not a folder", fix)]
+    if not os.access(existing, os.W_OK | os.X_OK):
+        message = f"is {str(root)!r}, but {existing} is not writable"
+        return [Problem("storage_path", message, fix)]
+    return []
+
+
+def taken_problem(exp_dir: Path) -> Problem:
+    """The refusal to start a new sweep in a folder that already holds one."""
+    command = f"python -m tuner resume {exp_dir}"
+    return Problem(
+        "name",
+        f"is {exp_dir.name!r}, but {exp_dir} already holds an experiment",
+        f"continue it with `{command}` (or `run --resume`), or choose another --name",
+    )
 
 
 def default_storage(exp_dir: Path) -> str:
@@ -76,7 +104,9 @@ def create_experiment(
     overrides: dict[str, Any] | None = None,
 ) -> Experiment:
     """Make the experiment folder, copy `source` (the space file) into it, record the facts."""
-    exp_dir = unique_dir(Path(storage_path).expanduser().resolve(), name)
+    exp_dir = experiment_dir(storage_path, name)
+    if is_taken(exp_dir):
+        raise ConfigError([taken_problem(exp_dir)], source=str(source))
     exp_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, exp_dir / SPACE_COPY)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")

@@ -9,7 +9,8 @@ stopped after one epoch competes with full-budget trials) and leaves a NaN trial
 - a trial whose last result reached `max_t` epochs is COMPLETE with that result's value;
 - a trial that ended before `max_t` (ASHA stopped it) is PRUNED; Optuna then takes its last
   intermediate value as the trial's value;
-- a non-finite metric, an error after Ray's retries, or a trial that never reported is FAIL.
+- a non-finite metric, an error after Ray's retries, or a trial that never reported is FAIL,
+  with the reason in the user attribute `fail_reason`.
 
 The PRUNED/COMPLETE decision compares the epochs run with `max_t` rather than hooking ASHA:
 ASHA itself answers STOP at `max_t`, the searcher and the scheduler are checkpointed separately
@@ -40,6 +41,10 @@ Define = Callable[[optuna.Trial], dict[str, Any]]
 #: Optuna user attributes written for every trial
 RAY_TRIAL_ID = "ray_trial_id"
 CONFIG = "config"
+#: why a FAIL trial failed, for people (also a column of the exports' user attributes)
+FAIL_REASON = "fail_reason"
+#: result key holding a `TrainingDiverged` message (see `tuner.recovery.stop_on_divergence`)
+DIVERGED = "diverged"
 
 
 def finite(value: Any) -> float | None:
@@ -60,6 +65,18 @@ def final_state(
     if int(result.get(TRAINING_ITERATION, 0)) >= max_t:
         return TrialState.COMPLETE
     return TrialState.PRUNED
+
+
+def fail_reason(result: Mapping[str, Any] | None, metric: str, error: bool) -> str:
+    """Why a trial with last result `result` is FAIL, in words."""
+    if error:
+        return "the trainable raised an error (after its retries); see error.txt in its folder"
+    if not result:
+        return "reported no result"
+    epoch = result.get(TRAINING_ITERATION, "?")
+    if result.get(DIVERGED):
+        return f"diverged at epoch {epoch}: {result[DIVERGED]}"
+    return f"{metric} is {result.get(metric)!r} at epoch {epoch}, not a finite number"
 
 
 class BudgetAwareOptunaSearch(OptunaSearch):
@@ -130,6 +147,9 @@ class BudgetAwareOptunaSearch(OptunaSearch):
         if result:
             self._report(trial_id, result)
         state, value = self._verdict(result, error)
+        if state == TrialState.FAIL:
+            reason = fail_reason(result, self._metric, error)
+            self._ot_trials[trial_id].set_user_attr(FAIL_REASON, reason)
         try:
             self._ot_study.tell(self._ot_trials[trial_id], value, state=state)
         except (ValueError, RuntimeError) as exc:  # e.g. finished already in a resumed run

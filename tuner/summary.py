@@ -17,13 +17,19 @@ def summary_text(outcome: SweepOutcome, top: int = 5) -> str:
     )
     counts = ", ".join(f"{k.lower()} {v}" for k, v in outcome.counts.items())
     lines = [f"sweep {exp.name}: {len(frame)} trials ({counts})", ""]
-    if done.empty:
+    failed = outcome.counts.get("FAIL", 0)
+    if failed and failed == len(frame):
+        lines.append(f"every trial failed ({failed} of {failed}): nothing to rank")
+    elif done.empty:
         lines.append("no trial ran the full budget: nothing to rank")
     else:
         shown = done.head(top)[["trial_id", "number", "epochs", metric, f"best/{exp.metric}"]]
         shown.insert(0, "rank", range(1, len(shown) + 1))
         lines.append(f"best by {exp.metric} ({exp.mode}), COMPLETE trials only:")
         lines.append(shown.to_string(index=False))
+    if outcome.fail_reasons:
+        lines += ["", "why trials failed:"]
+        lines += [f"  {n} x {reason}" for reason, n in list(outcome.fail_reasons.items())[:5]]
     lines += [
         "",
         f"experiment     {exp.dir}",

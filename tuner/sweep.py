@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -19,8 +19,9 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.progress import ProgressCallback
+from tuner.recovery import close_orphans, ray_trials_of, stop_on_divergence, was_interrupted
 from tuner.samplers import build_sampler
-from tuner.searcher import BudgetAwareOptunaSearch, NonFiniteStopper
+from tuner.searcher import FAIL_REASON, BudgetAwareOptunaSearch, NonFiniteStopper
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ class SweepOutcome:
     experiment: Experiment
     counts: dict[str, int]
     exports: ExportPaths
+    #: the sweep stopped before all its trials ended (Ctrl-C): `resume` continues it
+    interrupted: bool = False
+    #: why trials failed: each `fail_reason` with how many FAIL trials gave it
+    fail_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def unfinished(self) -> int:
@@ -40,7 +45,7 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.unfinished == 0 and self.counts.get("COMPLETE", 0) > 0
+        return not self.interrupted and self.unfinished == 0 and self.counts.get("COMPLETE", 0) > 0
 
 
 def trial_dirname(trial: Any) -> str:
@@ -49,11 +54,12 @@ def trial_dirname(trial: Any) -> str:
 
 
 def ray_trainable(space: Any) -> Any:
-    """The space's Ray trainable, with the per-trial resources of the space file."""
+    """The space's Ray trainable, with the per-trial resources of the space file; a diverged
+    trial ends FAIL without retries (`tuner.recovery.stop_on_divergence`)."""
     entry = space.resolve_trainable()
     function = entry if callable(entry) else entry.function
     resources = {"cpu": space.resources.cpu, "gpu": space.resources.gpu}
-    return tune.with_resources(function, resources)
+    return tune.with_resources(stop_on_divergence(function, space.metric), resources)
 
 
 def build_scheduler(space: Any) -> TrialScheduler:
@@ -150,9 +156,26 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     return counts
 
 
-def run_tuner(tuner: tune.Tuner, experiment: Experiment, k: int = 5) -> SweepOutcome:
-    """Fit `tuner`, then export the study's trials into the experiment folder."""
-    tuner.fit()
+def fail_reasons(study: optuna.Study) -> dict[str, int]:
+    """Each FAIL trial's `fail_reason`, with how many trials gave it (most frequent first)."""
+    reasons: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        reason = str(trial.user_attrs.get(FAIL_REASON, "unknown"))
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return dict(sorted(reasons.items(), key=lambda item: -item[1]))
+
+
+def run_tuner(
+    tuner: tune.Tuner, experiment: Experiment, num_samples: int, k: int = 5
+) -> SweepOutcome:
+    """Fit `tuner`, close Optuna records nothing will continue, export the study's trials.
+
+    After Ctrl-C (Ray stops gracefully and saves its state) the outcome is `interrupted` and
+    the records of unfinished trials stay RUNNING for `resume`.
+    """
+    trials = ray_trials_of(tuner.fit())
     study = experiment.load_study()
+    close_orphans(study, trials, experiment.metric, experiment.max_t)
     exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
-    return SweepOutcome(experiment, state_counts(study), exports)
+    interrupted = was_interrupted(trials, num_samples)
+    return SweepOutcome(experiment, state_counts(study), exports, interrupted, fail_reasons(study))

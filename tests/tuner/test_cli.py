@@ -125,11 +125,12 @@ def test_run_best_resume_cycle(
     assert main(["best", str(copy), "--k", "2"]) == OK
     assert yaml.safe_load(capsys.readouterr().out) == top
 
-    # the same name again never overwrites: the next folder is cli-2, with its own study
+    # the same name again is refused before Ray starts: nothing is overwritten or mixed
     (results_dir / "cli").mkdir()
     (results_dir / "cli" / "keep.txt").write_text("an earlier result")
-    assert main(argv) == OK
-    capsys.readouterr()
-    second = load_experiment(results_dir / "cli-2")
-    assert second.study_name != experiment.study_name
-    assert len(second.load_study().trials) == 4
+    assert main(argv) == BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"{path}: name is 'cli', but {exp_dir} already holds an experiment" in err
+    assert f"python -m tuner resume {exp_dir}" in err
+    assert [p.name for p in results_dir.iterdir()] == ["cli"]
+    assert (results_dir / "cli" / "keep.txt").read_text() == "an earlier result"

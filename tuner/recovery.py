@@ -1,0 +1,99 @@
+"""Nothing left open: divergence without retries, interrupted sweeps, and orphaned Optuna records.
+
+- `stop_on_divergence`: a trainable raising `TrainingDiverged` (a NaN/inf loss) is not retried
+  under `max_failures` (it would diverge again from the same checkpoint): the wrapper reports the
+  metric as NaN with the reason instead of raising, `NonFiniteStopper` stops the trial and the
+  searcher records it FAIL with that reason. Any other exception is retried as configured.
+- `was_interrupted`: whether `Tuner.fit` returned early (Ctrl-C): some Ray trial is unfinished.
+- `close_orphans`: after a sweep, every Optuna trial still RUNNING whose Ray trial is finished,
+  or that Ray never ran (a driver killed between Optuna's `ask` and Ray's next state snapshot), is
+  closed: FAIL with the reason in its `fail_reason` user attribute, or its true state when Ray
+  finished it. Records of Ray trials still unfinished stay RUNNING for `resume` to continue.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from tuner.searcher import DIVERGED, FAIL_REASON, RAY_TRIAL_ID, final_state, finite
+
+#: Ray trial statuses of a trial that has not ended
+UNFINISHED = frozenset({"PENDING", "RUNNING", "PAUSED"})
+
+
+def stop_on_divergence(function: Callable[[dict], Any], metric: str) -> Callable[[dict], Any]:
+    """`function` with `TrainingDiverged` turned into a final NaN report (not retried)."""
+    from trainables.reporting import TrainingDiverged
+
+    @functools.wraps(function)
+    def trainable(config: dict) -> Any:
+        try:
+            return function(config)
+        except TrainingDiverged as error:
+            from ray import tune
+
+            tune.report({metric: math.nan, DIVERGED: str(error) or type(error).__name__})
+            return None
+
+    return trainable
+
+
+def ray_trials_of(result_grid: Any) -> list[Any]:
+    """Ray's trial objects behind a `ResultGrid` (status, trial_id, last_result)."""
+    analysis = getattr(result_grid, "_experiment_analysis", None)
+    return list(getattr(analysis, "trials", None) or [])
+
+
+def was_interrupted(trials: Iterable[Any], num_samples: int) -> bool:
+    """True when the sweep stopped before every one of its `num_samples` trials ended."""
+    trials = list(trials)
+    return len(trials) < num_samples or any(t.status in UNFINISHED for t in trials)
+
+
+def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t: int) -> int:
+    """Close every RUNNING Optuna record that no unfinished Ray trial will continue.
+
+    Returns how many records were closed.
+    """
+    by_id = {t.trial_id: t for t in trials}
+    storage = study._storage  # noqa: SLF001 (Optuna's public storage API, reached via the study)
+    closed = 0
+    for record in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        ray_trial = by_id.get(record.user_attrs.get(RAY_TRIAL_ID))
+        if ray_trial is not None and ray_trial.status in UNFINISHED:
+            continue  # `resume` continues it
+        state, value, reason = _verdict(ray_trial, metric, max_t)
+        if reason:
+            storage.set_trial_user_attr(record._trial_id, FAIL_REASON, reason)  # noqa: SLF001
+        for step, result_value in _missing_steps(ray_trial, record, metric):
+            storage.set_trial_intermediate_value(record._trial_id, step, result_value)  # noqa: SLF001
+        study.tell(record.number, value, state=state)
+        closed += 1
+    return closed
+
+
+def _verdict(ray_trial: Any, metric: str, max_t: int) -> tuple[TrialState, Any, str | None]:
+    if ray_trial is None:
+        return TrialState.FAIL, None, "created but never run: the sweep stopped before it started"
+    result = ray_trial.last_result or {}
+    if ray_trial.status == "ERROR":
+        return TrialState.FAIL, None, "the trainable raised an error (after its retries)"
+    state = final_state(result, metric, max_t)
+    if state == TrialState.FAIL:
+        return state, None, f"{metric} is {result.get(metric)!r}, not a finite number"
+    return state, (finite(result.get(metric)) if state == TrialState.COMPLETE else None), None
+
+
+def _missing_steps(ray_trial: Any, record: Any, metric: str) -> list[tuple[int, float]]:
+    """The last result's value, when Optuna did not record that epoch yet."""
+    result = (ray_trial.last_result or {}) if ray_trial is not None else {}
+    step, value = result.get("training_iteration"), finite(result.get(metric))
+    if not isinstance(step, int) or value is None or step in record.intermediate_values:
+        return []
+    return [(step, value)]
