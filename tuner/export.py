@@ -1,21 +1,28 @@
-"""Results of a sweep as files: `trials.csv`, `trials.parquet` and `best_configs.yaml`.
+"""Results of a sweep as files: `trials.csv`/`.parquet`, `curves.parquet`, `best_configs.yaml`.
 
-Everything is read from the Optuna study alone (each trial carries its full config and Ray trial
-id as user attributes, its per-epoch metric as intermediate values), so exporting needs no running
-Ray. One row per trial, in Optuna order, with a fixed column order:
+The trials table is read from the Optuna study alone (each trial carries its full config and Ray
+trial id as user attributes, its per-epoch metric as intermediate values), the curves from Ray's
+per-trial logs in the folder, so exporting needs no running Ray. One row per trial, in Optuna
+order, with a fixed column order:
 
-    trial_id, number, state, epochs, best/<metric>, last/<metric>, duration_s, config/<a>/<b>...
+    trial_id, number, state, epochs, best/<metric>, last/<metric>, duration_s,
+    lr/<component>/<level>..., param/<optuna name>..., config/<a>/<b>...
 
 `epochs` is the last epoch reported, `best/<metric>` the best finite value over all epochs,
-`last/<metric>` the value of the last epoch. Config columns are flattened with `/`, sorted; lists
-and values of mixed types are stored as JSON text so every column has one type.
+`last/<metric>` the value of the last epoch, `duration_s` the wall time. `lr/...` is each group's
+effective base lr derived from the config with the LR library (group order; absent when the
+trainable does not use it), `param/...` the values Optuna sampled (multipliers included, sorted).
+Config columns are flattened with `/`, sorted; lists and values of mixed types are stored as JSON
+text so every column has one type. Every file is written to a temporary name, then renamed.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,8 @@ import pandas as pd
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner._report_curves import curves_to_frame
+from tuner._report_groups import effective_lrs, experiment_groups
 from tuner.searcher import CONFIG, RAY_TRIAL_ID
 
 BASE_COLUMNS = ("trial_id", "number", "state", "epochs")
@@ -37,6 +46,7 @@ class ExportPaths:
     csv: Path
     parquet: Path
     best_configs: Path
+    curves: Path
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -62,8 +72,11 @@ def _best(values: list[float], mode: str) -> float:
     return min(finite) if mode == "min" else max(finite)
 
 
-def trial_row(trial: FrozenTrial, metric: str, mode: str) -> dict[str, Any]:
-    """One exported row: identity, state, epochs, best and last metric, flattened config."""
+def trial_row(
+    trial: FrozenTrial, metric: str, mode: str, group_names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """One exported row: identity, state, epochs, best and last metric, wall time, effective
+    group lrs, sampled parameters, flattened config."""
     curve = _curve(trial)
     duration = (
         (trial.datetime_complete - trial.datetime_start).total_seconds()
@@ -79,7 +92,10 @@ def trial_row(trial: FrozenTrial, metric: str, mode: str) -> dict[str, Any]:
         f"last/{metric}": curve[-1][1] if curve else math.nan,
         "duration_s": duration,
     }
-    config = flatten(trial.user_attrs.get(CONFIG, {}))
+    raw = trial.user_attrs.get(CONFIG, {})
+    row.update(effective_lrs(raw, group_names))
+    row.update({f"param/{k}": trial.params[k] for k in sorted(trial.params)})
+    config = flatten(raw)
     row.update({f"config/{k}": config[k] for k in sorted(config)})
     return row
 
@@ -96,13 +112,28 @@ def _uniform_column(values: pd.Series) -> pd.Series:
     return values.map(lambda v: None if _missing(v) else json.dumps(v))
 
 
-def trials_to_frame(study: optuna.Study, metric: str, mode: str) -> pd.DataFrame:
-    """Every trial of `study` as one row, columns in the fixed order described above."""
-    rows = [trial_row(t, metric, mode) for t in study.get_trials(deepcopy=False)]
+def _lr_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The `lr/...` columns in group order (first appearance), the same for every row."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(c for c in row if c.startswith("lr/")))
+    return list(seen)
+
+
+def trials_to_frame(
+    study: optuna.Study, metric: str, mode: str, group_names: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Every trial of `study` as one row, columns in the fixed order described above.
+
+    `group_names` are the trainable's groups for the derived `lr/...` columns (default: the
+    config's `groups:` keys, else the seed's five groups).
+    """
+    rows = [trial_row(t, metric, mode, group_names) for t in study.get_trials(deepcopy=False)]
     fixed = [*BASE_COLUMNS, f"best/{metric}", f"last/{metric}", "duration_s"]
+    params = sorted({c for row in rows for c in row if c.startswith("param/")})
     config_cols = sorted({c for row in rows for c in row if c.startswith("config/")})
-    frame = pd.DataFrame(rows, columns=[*fixed, *config_cols])
-    for col in config_cols:
+    frame = pd.DataFrame(rows, columns=[*fixed, *_lr_columns(rows), *params, *config_cols])
+    for col in [*params, *config_cols]:
         frame[col] = _uniform_column(frame[col])
     return frame.sort_values("number", kind="stable").reset_index(drop=True)
 
@@ -139,15 +170,47 @@ def best_configs_yaml(study: optuna.Study, metric: str, mode: str, k: int = 5) -
     return header + yaml.safe_dump(entries, sort_keys=False, default_flow_style=False)
 
 
+def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
+    """`write(temporary)` beside `path`, then rename it to `path`: a reader (or a crash) never
+    sees half a file, and an earlier complete file stays until the new one is whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 def write_exports(
-    exp_dir: Path, study: optuna.Study, metric: str, mode: str, k: int = 5
+    exp_dir: Path,
+    study: optuna.Study,
+    metric: str,
+    mode: str,
+    k: int = 5,
+    group_names: Sequence[str] | None = None,
 ) -> ExportPaths:
-    """Write the trials table (CSV and parquet) and `best_configs.yaml` into `exp_dir`."""
-    frame = trials_to_frame(study, metric, mode)
+    """Write the trials table (CSV, parquet), `curves.parquet` and `best_configs.yaml` into
+    `exp_dir`, each atomically. `group_names` default: those of the folder's space file."""
+    exp_dir = Path(exp_dir)
+    if group_names is None:
+        group_names = experiment_groups(exp_dir)
+    frame = trials_to_frame(study, metric, mode, group_names)
+    curves = curves_to_frame(exp_dir, study, metric)
     paths = ExportPaths(
-        exp_dir / "trials.csv", exp_dir / "trials.parquet", exp_dir / "best_configs.yaml"
+        exp_dir / "trials.csv",
+        exp_dir / "trials.parquet",
+        exp_dir / "best_configs.yaml",
+        exp_dir / "curves.parquet",
     )
-    frame.to_csv(paths.csv, index=False)
-    frame.to_parquet(paths.parquet, index=False)
-    paths.best_configs.write_text(best_configs_yaml(study, metric, mode, k))
+    text = best_configs_yaml(study, metric, mode, k)
+    write_atomic(paths.csv, lambda p: frame.to_csv(p, index=False))
+    write_atomic(paths.parquet, lambda p: frame.to_parquet(p, index=False))
+    write_atomic(paths.curves, lambda p: curves.to_parquet(p, index=False))
+    write_atomic(paths.best_configs, lambda p: p.write_text(text))
     return paths

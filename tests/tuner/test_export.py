@@ -57,6 +57,8 @@ def test_one_row_per_trial_in_fixed_column_order(study: optuna.Study) -> None:
     frame = trials_to_frame(study, "score", "min")
     assert list(frame.columns) == [
         "trial_id", "number", "state", "epochs", "best/score", "last/score", "duration_s",
+        "lr/encoder/shared", "lr/encoder/subjects", "lr/decoder/shared", "lr/dsr/shared",
+        "lr/dsr/subjects",
         "config/learning_rate/encoder/shared/lr",
         "config/lr_scheduling/hyperparameters/gamma",
         "config/lr_scheduling/hyperparameters/milestones",
@@ -69,6 +71,10 @@ def test_one_row_per_trial_in_fixed_column_order(study: optuna.Study) -> None:
     assert list(frame["best/score"]) == [1.5, 0.5, 1.0, 0.9, 1.2]
     assert list(frame["last/score"])[:3] == [1.5, 0.5, 1.2] and math.isnan(frame["last/score"][3])
     assert list(frame["config/learning_rate/encoder/shared/lr"]) == [1e-3, 1e-2, 3e-2, 1e-1, 2e-2]
+    # effective lrs: the sampled encoder.shared lr; groups left out keep the default 1e-3, and
+    # dsr.subjects gets the default subject multiplier 10 on top
+    assert list(frame["lr/encoder/shared"]) == [1e-3, 1e-2, 3e-2, 1e-1, 2e-2]
+    assert set(frame["lr/decoder/shared"]) == {1e-3} and set(frame["lr/dsr/subjects"]) == {1e-2}
     # lists become JSON text so the column has one type
     milestones = frame["config/lr_scheduling/hyperparameters/milestones"]
     assert [None if pd.isna(v) else v for v in milestones] == [
