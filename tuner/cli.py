@@ -1,4 +1,4 @@
-"""`python -m tuner`: run, validate, sample, resume, best.
+"""`python -m tuner`: run, validate, sample, resume, best, export, report.
 
 Exit codes: 0 success, 2 bad input (every problem listed with file and dotted path; Ray is never
 started for a bad file), 1 failure (the sweep could not run, or no trial ran the full budget),
@@ -66,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     best = commands.add_parser("best", help="print the top configs in the seed format")
     best.add_argument("dir", help="experiment folder, e.g. results/quickstart")
     best.add_argument("--k", type=_positive_int, default=5, help="how many (default 5)")
+    best.add_argument(
+        "--format", choices=("yaml", "json", "table"), default="yaml", help="(default yaml)"
+    )
+
+    export = commands.add_parser("export", help="rewrite the trials and curves tables and best_configs.yaml")
+    export.add_argument("dir", help="experiment folder, e.g. results/quickstart")
+    export.add_argument("--k", type=_positive_int, default=5, help="best configs (default 5)")
+
+    report = commands.add_parser("report", help="plots and report.html of a sweep")
+    report.add_argument("dir", help="experiment folder, e.g. results/quickstart")
+    report.add_argument("--k", type=_positive_int, default=5, help="top trials (default 5)")
     return parser
 
 
@@ -154,9 +165,27 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _best(args: argparse.Namespace) -> int:
-    from tuner.api import best_configs_of
+    from tuner.results import best_text
 
-    print(best_configs_of(args.dir, k=args.k), end="")
+    print(best_text(args.dir, k=args.k, fmt=args.format), end="")
+    return OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tuner.results import load
+
+    paths = load(args.dir).write_exports(k=args.k)
+    for path in (paths.csv, paths.parquet, paths.curves, paths.best_configs):
+        print(path)
+    return OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tuner.report import write_report
+
+    paths = write_report(args.dir, k=args.k)
+    for path in (*paths.plots.values(), paths.html):
+        print(path)
     return OK
 
 
@@ -166,6 +195,8 @@ _COMMANDS = {
     "sample": _sample,
     "resume": _resume,
     "best": _best,
+    "export": _export,
+    "report": _report,
 }
 
 
