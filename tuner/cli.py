@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("yaml", "json", "table"), default="yaml", help="(default yaml)"
     )
 
-    export = commands.add_parser("export", help="rewrite the trials and curves tables and best_configs.yaml")
+    export = commands.add_parser("export", help="rewrite the result tables and best configs")
     export.add_argument("dir", help="experiment folder, e.g. results/quickstart")
     export.add_argument("--k", type=_positive_int, default=5, help="best configs (default 5)")
 
