@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainables.dsr import dsr_config_problems, dsr_trainable
+from trainables.finetune import FINETUNE_GROUPS, finetune_config_problems, finetune_trainable
 from trainables.lr import SEED_GROUPS
 from trainables.lr.errors import Problem
 
@@ -37,5 +38,12 @@ TRAINABLES: dict[str, TrainableEntry] = {
         config_problems=dsr_config_problems,
         groups=tuple(SEED_GROUPS),
         description="hierarchical PLRNN on 8 noisy Lorenz-63 subjects (encoder, decoder, DSR)",
+    ),
+    "finetune": TrainableEntry(
+        name="finetune",
+        function=finetune_trainable,
+        config_problems=finetune_config_problems,
+        groups=FINETUNE_GROUPS,
+        description="pretrained MLP fine-tuned layer by layer on new digits (body.layer1..3, head)",
     ),
 }
