@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from trainables.lr.errors import ConfigError, TunerError
+from tuner.preview import PREVIEW_COMMANDS, add_preview_parsers
 
 OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
 
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="plots and report.html of a sweep")
     report.add_argument("dir", help="experiment folder, e.g. results/quickstart")
     report.add_argument("--k", type=_positive_int, default=5, help="top trials (default 5)")
+
+    add_preview_parsers(commands)  # preview, schedules
     return parser
 
 
@@ -197,6 +200,7 @@ _COMMANDS = {
     "best": _best,
     "export": _export,
     "report": _report,
+    **PREVIEW_COMMANDS,
 }
 
 
