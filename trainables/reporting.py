@@ -4,13 +4,17 @@ A loop takes a `Reporter`: `report(metrics, checkpoint)` once per epoch and `loa
 at the start, so the same loop runs under Ray Tune (`RayReporter`), plainly in benchmarks and tests
 (`MemoryReporter`), or under another engine later. This is the only module of `trainables` that
 talks to Ray's reporting API. Checkpoints are plain state (tensors, numbers, strings, lists and
-dicts) that `torch.load(..., weights_only=True)` reads back.
+dicts) that `torch.load(..., weights_only=True)` reads back. A user's own loop reports through
+`epoch_reporter(model, plan, config)`, which also checkpoints and resumes model and LR plan.
 """
 
 from __future__ import annotations
 
 import io
+import sys
 import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,3 +93,79 @@ def ray_gpu_ids() -> list[int]:
     import ray
 
     return list(ray.get_gpu_ids()) if ray.is_initialized() else []
+
+
+def in_tune_trial() -> bool:
+    """Whether this code runs inside a Ray Tune trial (False without Ray imported)."""
+    if "ray" not in sys.modules:
+        return False
+    from ray import tune
+
+    with warnings.catch_warnings():  # Ray warns when asked outside a trial
+        warnings.simplefilter("ignore")
+        return tune.get_context().get_trial_id() is not None
+
+
+class EpochReporter:
+    """Reports and checkpoints a user's own loop: epochs, metrics, lrs, model and LR plan.
+
+    `epochs()` restores the last checkpoint (model, plan, torch RNG, `state`) and yields the
+    epochs still to run; `report(metrics)` adds `epoch` and each group's `lr/<group>` (in force at
+    the epoch's start) and checkpoints every `checkpoint_every` epochs and at the last one.
+    Extra state to resume (e.g. a data generator's) goes in the `state` dict.
+    """
+
+    def __init__(
+        self, model: Any, plan: Any, reporter: Reporter | None = None, checkpoint_every: int = 1
+    ) -> None:
+        self.model, self.plan = model, plan
+        self.reporter = reporter or (RayReporter() if in_tune_trial() else MemoryReporter())
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.state: dict[str, Any] = {}
+        self.epoch = 0
+        self._lrs: dict[str, float] = {}
+
+    def epochs(self) -> Iterator[int]:
+        """The 0-based epochs left to run, after restoring the last checkpoint if there is one."""
+        checkpoint = self.reporter.load_checkpoint()
+        if checkpoint is not None:
+            self.model.load_state_dict(checkpoint["model"])
+            self.plan.load_state_dict(checkpoint["plan"])
+            torch.set_rng_state(checkpoint["rng"])
+            self.state = dict(checkpoint["state"])
+            self.epoch = int(checkpoint["epoch"])
+        while self.epoch < self.plan.clock.n_epochs:
+            self._lrs = {f"lr/{n.replace('.', '/')}": lr for n, lr in self.plan.lrs().items()}
+            started = self.epoch
+            yield started
+            if self.epoch == started:
+                raise TunerError(f"epoch {started + 1} ended without reporter.report(...)")
+
+    def report(self, metrics: dict[str, float]) -> None:
+        """Report this epoch's metrics (call once per epoch, after `plan.step_epoch`)."""
+        self.epoch += 1
+        due = self.epoch % self.checkpoint_every == 0 or self.epoch == self.plan.clock.n_epochs
+        checkpoint = None
+        if due:
+            checkpoint = {
+                "model": self.model.state_dict(),
+                "plan": self.plan.state_dict(),
+                "rng": torch.get_rng_state(),
+                "state": self.state,
+                "epoch": self.epoch,
+            }
+        self.reporter.report({"epoch": self.epoch, **metrics, **self._lrs}, checkpoint)
+
+
+def epoch_reporter(model: Any, plan: Any, config: Mapping[str, Any] | None = None) -> EpochReporter:
+    """The reporter of a user's trainable: Ray Tune inside a trial, in memory otherwise.
+
+    `checkpoint_every` comes from the config the tuner passes (default every epoch).
+
+    >>> reporter = epoch_reporter(model, plan, config)
+    >>> for epoch in reporter.epochs():
+    ...     ...  # train one epoch; plan.step_epoch(train_loss=loss)
+    ...     reporter.report({"val_loss": val_loss})
+    """
+    every = (config or {}).get("checkpoint_every") or 1
+    return EpochReporter(model, plan, checkpoint_every=every)
