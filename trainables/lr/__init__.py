@@ -14,6 +14,7 @@ from __future__ import annotations
 from trainables.lr.errors import ConfigError, Problem, TunerError
 from trainables.lr.freeze import FreezeRule
 from trainables.lr.groups import WHOLE_MODEL
+from trainables.lr.layers import decay_multipliers, discover_layers
 from trainables.lr.leaves import DEFAULT_DSR_SUBJECT_MULTIPLIER, DEFAULT_LR
 from trainables.lr.optimizers import OPTIMIZERS, OptimizerSpec
 from trainables.lr.plan import LRPlan, build_lr_plan
@@ -21,6 +22,7 @@ from trainables.lr.preview import preview_lrs
 from trainables.lr.schedules.base import Clock, Schedule
 from trainables.lr.schedules.registry import SCHEDULES, build_schedule, schedule_problems
 from trainables.lr.spec import LR_KEYS, SEED_GROUPS, GroupSpec, LRSpec, lr_config_problems
+from trainables.lr.unfreeze import UnfreezeSpec
 
 __all__ = [
     "DEFAULT_DSR_SUBJECT_MULTIPLIER",
@@ -40,8 +42,11 @@ __all__ = [
     "Problem",
     "Schedule",
     "TunerError",
+    "UnfreezeSpec",
     "build_lr_plan",
     "build_schedule",
+    "decay_multipliers",
+    "discover_layers",
     "lr_config_problems",
     "preview_lrs",
     "schedule_problems",
