@@ -12,8 +12,8 @@ copied or moved results folder still answers `best`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,8 +71,11 @@ def storage_problems(storage_path: str | Path) -> list[Problem]:
     fix = "pass a folder you can write to with --storage-path, or fix its permissions"
     if not existing.is_dir():
         return [Problem("storage_path", f"is {str(root)!r}, but {existing} is not a folder", fix)]
-    if not os.access(existing, os.W_OK | os.X_OK):
-        message = f"is {str(root)!r}, but {existing} is not writable"
+    try:  # a real write: permission bits do not tell root, read-only mounts or full disks
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        message = f"is {str(root)!r}, but {existing} is not writable ({error.strerror})"
         return [Problem("storage_path", message, fix)]
     return []
 
