@@ -269,7 +269,10 @@ def test_closed_form_start_middle_end(name: str) -> None:
         if case.metrics is not None and epoch < N:
             schedule.observe({"train_loss": case.metrics[epoch]})
     assert sorted(checked) == sorted(case.points)
-    assert len(case.points) >= 3  # start, middle, end
+    last = T - 1 if case.unit == S else N - 1
+    assert len(case.points) >= 3 and min(case.points) == 0 and max(case.points) >= last, (
+        f"{name}: points must cover the start, the middle and the end ({last})"
+    )
 
 
 def _drive(plan: Any, case: Case, epochs: range, steps: int = SPE) -> list[dict[str, float]]:

@@ -266,6 +266,34 @@ def test_seed_warm_cool_decay() -> None:
     )
 
 
+def test_seed_scheduled_loss_through_a_value_schedule() -> None:
+    """ScheduledLoss (MSE for 3 steps, L1 for 2, then SmoothL1) prints 0.25 x3, 0.5 x2, 0.125 x5.
+
+    The same machinery drives the loss choice: a step-wise value schedule (Interval) gives the
+    index of the loss in force after n calls (1, 2, then 3), and the loss it picks reproduces the
+    printed values exactly.
+    """
+    from trainables.lr.values import build_value_schedule
+
+    which = build_value_schedule(
+        {
+            "initial": 1.0,
+            "name": "Interval",
+            "hyperparameters": {"intervals": [{"steps": 3, "lr": 2.0}, {"steps": 5, "lr": 3.0}]},
+        },
+        n_epochs=1,
+        steps_per_epoch=10,
+    )
+    losses = (torch.nn.MSELoss(), torch.nn.L1Loss(), torch.nn.SmoothL1Loss())
+    x, y = torch.tensor([1.0, 2.0]), torch.tensor([1.5, 2.5])
+    printed = []
+    for n in range(10):
+        index = which.value(Clock(epoch=0, step=n, n_epochs=1, steps_per_epoch=10))
+        assert index in (1.0, 2.0, 3.0)
+        printed.append(losses[int(index) - 1](x, y).item())
+    assert printed == [0.25, 0.25, 0.25, 0.5, 0.5, 0.125, 0.125, 0.125, 0.125, 0.125]
+
+
 @pytest.mark.parametrize(
     "case",
     [c for c in CASES if "once per step" in c["drive"] or "t = 1..n" in c["drive"]],
