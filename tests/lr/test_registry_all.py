@@ -22,6 +22,7 @@ import torch
 from tests.lr.helpers import make_model
 from trainables.lr.plan import build_lr_plan
 from trainables.lr.schedules.base import Clock, ScheduleContext
+from trainables.lr.schedules.catalog import describe_entry, schedule_catalog
 from trainables.lr.schedules.registry import SCHEDULES, build_schedule
 
 N, SPE = 10, 4
@@ -407,3 +408,17 @@ def test_per_group_schedules_each_follow_their_own_closed_form() -> None:
                 )
             plan.step_batch()
         plan.step_epoch(train_loss=NEWBOB_METRICS[epoch])
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_catalog_lists_unit_hyperparameters_and_description(name: str) -> None:
+    entry = SCHEDULES[name]
+    text = describe_entry(entry)
+    assert text.splitlines()[0].startswith(f"{name}  [{entry.unit}")
+    flat = " ".join(text.split())
+    for field, info in entry.params.model_fields.items():
+        shown = f"{field} (required)" if info.is_required() else f"{field}="
+        assert shown in flat, (name, field)
+    assert " ".join(entry.description.split()) in flat
+    assert all(alias in text.splitlines()[0] for alias in entry.aliases)
+    assert text in schedule_catalog() and schedule_catalog([name]) == text

@@ -47,9 +47,16 @@ def describe_entry(entry: ScheduleEntry) -> str:
         _WIDTH,
         initial_indent=indent,
         subsequent_indent=indent * 2,
+        break_on_hyphens=False,
+        break_long_words=False,
     )
     lines += textwrap.wrap(
-        entry.description, _WIDTH, initial_indent=indent, subsequent_indent=indent
+        entry.description,
+        _WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        break_long_words=False,
     )
     return "\n".join(lines)
 
