@@ -185,3 +185,12 @@ def test_groups_patterns_of_the_config_are_the_groups() -> None:
     }
     frame = preview_config(config, n_epochs=2)
     assert list(frame.columns) == ["body", "head"] and list(frame["head"]) == [1e-2, 1e-2]
+
+
+def test_plan_preview_per_step_is_the_plans_own_run() -> None:
+    config = _config({"name": "CyclicLR", "hyperparameters": {"step_size": 3, "base_lr": 0.1}})
+    plan = build_lr_plan(make_model(), config, n_epochs=N, steps_per_epoch=SPE)
+    frame = plan.preview(per_step=True)
+    assert frame.equals(preview_config(config, n_epochs=N, steps_per_epoch=SPE))
+    assert _rows(frame) == _run(config)[0]
+    assert list(plan.preview(3).index) == [0, 1, 2]  # per epoch unless asked
