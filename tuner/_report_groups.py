@@ -23,6 +23,11 @@ def lr_column(group: str) -> str:
     return "lr/" + group.replace(".", "/")
 
 
+def uses_lr_library(config: Any) -> bool:
+    """True when the trial's config has the LR library's keys (`learning_rate` or `groups`)."""
+    return isinstance(config, Mapping) and any(k in config for k in _LR_MARKERS)
+
+
 def effective_lrs(
     config: Mapping[str, Any], group_names: Sequence[str] | None = None
 ) -> dict[str, float]:
@@ -32,7 +37,7 @@ def effective_lrs(
     >>> effective_lrs({"learning_rate": 1e-3})["lr/dsr/subjects"]
     0.01
     """
-    if not isinstance(config, Mapping) or not any(k in config for k in _LR_MARKERS):
+    if not uses_lr_library(config):
         return {}
     try:
         spec = LRSpec.from_config(config, group_names)

@@ -59,7 +59,7 @@ def plot_learning_curves(
     axes = figure.add_subplot()
     styles = {
         "COMPLETE": {"color": "tab:blue", "lw": 1.2, "alpha": 0.8},
-        "PRUNED": {"color": "0.55", "ls": "--", "lw": 1.0, "alpha": 0.8},
+        "PRUNED": {"color": "0.55", "ls": "--", "lw": 1.2},
         "FAIL": {"color": "tab:red", "ls": ":", "lw": 1.0},
         "RUNNING": {"color": "tab:orange", "ls": "-.", "lw": 1.0},
     }

@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 from trainables.lr import ConfigError, LRSpec, preview_lrs
 from trainables.lr.preview_plot import plot_preview
 from tuner import plots
+from tuner._report_groups import uses_lr_library
 from tuner._report_html import render_report
 from tuner.export import top_trials, write_atomic
 from tuner.results import Results, load
@@ -113,12 +114,14 @@ def best_lr_table(results: Results) -> tuple[pd.DataFrame | None, str]:
         }
         return table, f"best trial {ray_id}: lr per group as reported each epoch"
     config = trial.user_attrs.get(CONFIG, {})
+    if not uses_lr_library(config):
+        return None, f"best trial {ray_id} reported no lr and its config has no LR groups"
     try:
         spec = LRSpec.from_config(config, results.group_names)
         n_epochs = int(config.get("n_epochs", results.experiment.max_t))
         table = preview_lrs(spec, n_epochs)
-    except (ConfigError, TypeError, ValueError):
-        return None, f"best trial {ray_id} reported no lr and its config has no LR groups"
+    except (ConfigError, TypeError, ValueError) as error:
+        return None, f"best trial {ray_id}: its lr schedule cannot be previewed ({error})"
     table.index = table.index + 1  # as in the curves: epoch 1 is the first
     frozen = table.attrs.get("frozen", {})
     table.attrs["frozen"] = {name: [int(e) + 1 for e in epochs] for name, epochs in frozen.items()}
