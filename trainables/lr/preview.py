@@ -79,7 +79,8 @@ def preview_lrs(
     schedule moves per optimizer step. Frozen stretches show 0. A step-wise schedule without
     `steps_per_epoch` is a `ConfigError` (its preview would mean nothing).
 
-    >>> preview_lrs(LRSpec.from_config({"learning_rate": 1e-3}), n_epochs=10).loc[0, "dsr.subjects"]
+    >>> frame = preview_lrs(LRSpec.from_config({"learning_rate": 1e-3}), n_epochs=10)
+    >>> float(frame.loc[0, "dsr.subjects"])
     0.01
     """
     import pandas as pd
