@@ -146,12 +146,16 @@ def write_report(path: str | Path, k: int = 5) -> ReportPaths:
     best_id = str(best[0].user_attrs.get(RAY_TRIAL_ID, "")) if best else None
     captions: dict[str, tuple[Path, str]] = {}
 
-    plots.plot_learning_curves(results.curves, metric, out["learning_curves"], best_id)
-    captions["learning_curves"] = (
-        out["learning_curves"],
-        f"{metric} per epoch; grey dashed: pruned by ASHA (x where stopped), red: failed, "
-        "thick black: the best COMPLETE trial",
-    )
+    if results.curves.empty:
+        note = "no trial has reported a value yet"
+        plots.plot_message(out["learning_curves"], f"{metric} per epoch", note)
+    else:
+        plots.plot_learning_curves(results.curves, metric, out["learning_curves"], best_id)
+        note = (
+            f"{metric} per epoch; grey dashed: pruned by ASHA (x where stopped), red: failed, "
+            "thick black: the best COMPLETE trial"
+        )
+    captions["learning_curves"] = (out["learning_curves"], note)
     axes = param_axes(results)
     if axes:
         plots.plot_metric_vs_params(
