@@ -11,8 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from torch import nn
+
 from trainables.dsr import dsr_config_problems, dsr_trainable
-from trainables.finetune import FINETUNE_GROUPS, finetune_config_problems, finetune_trainable
+from trainables.dsr.model import HierarchicalDSR
+from trainables.finetune import (
+    FINETUNE_GROUPS,
+    FinetuneNet,
+    finetune_config_problems,
+    finetune_trainable,
+)
 from trainables.lr import SEED_GROUPS
 from trainables.lr.errors import Problem
 
@@ -29,6 +37,8 @@ class TrainableEntry:
     #: the `component.level` parameter groups its model exposes
     groups: tuple[str, ...]
     description: str
+    #: a small instance of its model, to check LR configs against without training
+    build_model: Callable[[], nn.Module] | None = None
 
 
 TRAINABLES: dict[str, TrainableEntry] = {
@@ -38,6 +48,7 @@ TRAINABLES: dict[str, TrainableEntry] = {
         config_problems=dsr_config_problems,
         groups=tuple(SEED_GROUPS),
         description="hierarchical PLRNN on 8 noisy Lorenz-63 subjects (encoder, decoder, DSR)",
+        build_model=lambda: HierarchicalDSR(n_subjects=3, obs_dim=5),
     ),
     "finetune": TrainableEntry(
         name="finetune",
@@ -45,5 +56,6 @@ TRAINABLES: dict[str, TrainableEntry] = {
         config_problems=finetune_config_problems,
         groups=FINETUNE_GROUPS,
         description="pretrained MLP fine-tuned layer by layer on new digits (body.layer1..3, head)",
+        build_model=FinetuneNet,
     ),
 }
