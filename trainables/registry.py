@@ -55,7 +55,7 @@ TRAINABLES: dict[str, TrainableEntry] = {
         function=finetune_trainable,
         config_problems=finetune_config_problems,
         groups=FINETUNE_GROUPS,
-        description="pretrained MLP fine-tuned layer by layer on new digits (body.layer1..3, head)",
+        description="MLP pretrained on half the digits, fine-tuned layer by layer with a new head",
         build_model=FinetuneNet,
     ),
 }
