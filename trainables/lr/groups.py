@@ -1,5 +1,6 @@
-"""Named parameter groups: from a model's `lr_groups()` or from `groups:` name patterns.
+"""Named parameter groups: from a model's `lr_groups()` or from name patterns.
 
+Patterns come from `groups:` or from the layers `trainables.lr.layers` finds (`layers:`).
 Every trainable parameter lands in exactly one named group. A pattern is an fnmatch glob over
 parameter names (`encoder.*`) or, with the prefix `re:`, a regular expression matched in full.
 The plan owns requires_grad of every grouped parameter (its freeze rules set it), so rebuilding a
@@ -75,15 +76,6 @@ def matches(pattern: str, name: str) -> bool:
     if pattern.startswith("re:"):
         return re.fullmatch(pattern[3:], name) is not None
     return fnmatch.fnmatchcase(name, pattern)
-
-
-def group_names_of(model: nn.Module, patterns: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """The model's group names: the `groups:` keys, else `lr_groups()` keys, else WHOLE_MODEL."""
-    if patterns is not None:
-        return tuple(patterns)
-    if callable(getattr(model, "lr_groups", None)):
-        return tuple(model.lr_groups())
-    return (WHOLE_MODEL,)
 
 
 def resolve_groups(
