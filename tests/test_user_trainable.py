@@ -17,6 +17,7 @@ from examples.user_model.train import Regressor, make_data, train
 from trainables.lr import TunerError, build_lr_plan
 from trainables.reporting import EpochReporter, MemoryReporter, epoch_reporter, in_tune_trial
 from tuner.experiment import load_experiment
+from tuner.space import load_space, sample_configs
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = {"learning_rate": 1e-2, "layer_decay": 0.5, "unfreeze": {"last_n": 2, "every": 1}}
@@ -94,6 +95,18 @@ def test_an_epoch_without_a_report_is_an_error() -> None:
 
 def test_the_example_runs_plainly() -> None:
     train({"learning_rate": 3e-3, "layer_decay": 0.7, "n_epochs": 2})
+
+
+def test_every_sample_of_the_example_space_builds_on_the_users_model() -> None:
+    space = load_space(REPO / "examples" / "user_model" / "space.yaml")
+    assert space.group_names() == train.groups
+    for config in sample_configs(space, n=20, seed=0):
+        plan = build_lr_plan(Regressor(config["width"]), config, n_epochs=config["n_epochs"])
+        assert plan.group_names == train.groups
+        rates = config["learning_rate"]
+        for depth, group in enumerate(reversed(train.groups)):
+            spec_lr = plan.spec.group(group).lr
+            assert spec_lr == pytest.approx(rates[group]["lr"] * config["layer_decay"] ** depth)
 
 
 @pytest.mark.slow
