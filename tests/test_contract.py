@@ -40,7 +40,8 @@ def test_every_sample_of_every_space_is_a_valid_lr_config(path):
     space = load_space(path)
     entry = space.resolve_trainable()
     groups = space.group_names()
-    model = HierarchicalDSR(n_subjects=3, obs_dim=5)
+    build = getattr(entry, "build_model", None)
+    model = build() if build is not None else HierarchicalDSR(n_subjects=3, obs_dim=5)
     configs = sample_configs(space, n=N_SAMPLES, seed=0)
     assert len({repr(c) for c in configs}) > N_SAMPLES // 2  # really sampled
     for index, config in enumerate(configs):
@@ -53,8 +54,9 @@ def test_every_sample_of_every_space_is_a_valid_lr_config(path):
         if "learning_rate" not in config:
             continue
         rates = expected_rates(config, groups)
-        for group, (lr, _) in rates.items():
-            assert spec.group(group).lr == pytest.approx(lr, rel=1e-12), where
+        decay = config.get("layer_decay") or 1.0  # x decay ** (depth from the last group)
+        for depth, (group, (lr, _)) in enumerate(reversed(rates.items())):
+            assert spec.group(group).lr == pytest.approx(lr * decay**depth, rel=1e-12), where
         plan = build_lr_plan(model, config, n_epochs=space.n_epochs, steps_per_epoch=4)
         preview = plan.preview()
         assert list(preview.columns) == list(groups), where
@@ -63,6 +65,7 @@ def test_every_sample_of_every_space_is_a_valid_lr_config(path):
         for group, (_, freeze_after) in rates.items():
             if freeze_after is not None:  # frozen from that epoch on
                 assert (preview[group].iloc[freeze_after:] == 0).all(), where
-        for _, row in preview.iterrows():  # one schedule scales every group alike
-            factors = [row[g] / rates[g][0] for g in training]
+        for epoch, row in preview.iterrows():  # one schedule scales every training group alike
+            live = [g for g in training if not spec.group(g).freeze.frozen(epoch)]
+            factors = [row[g] / spec.group(g).lr for g in live]
             assert all(math.isclose(f, factors[0], rel_tol=1e-9) for f in factors), where
