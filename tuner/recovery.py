@@ -50,10 +50,19 @@ def ray_trials_of(result_grid: Any) -> list[Any]:
     return list(getattr(analysis, "trials", None) or [])
 
 
+def unfinished(trial: Any) -> bool:
+    """Whether a Ray trial has not ended. Ray marks the trials it stops on Ctrl-C TERMINATED
+    too, but only a trial that ended by itself or by a STOP decision has `done` in its last
+    result; an errored trial is ERROR."""
+    if trial.status in UNFINISHED:
+        return True
+    return trial.status == "TERMINATED" and not (trial.last_result or {}).get("done")
+
+
 def was_interrupted(trials: Iterable[Any], num_samples: int) -> bool:
     """True when the sweep stopped before every one of its `num_samples` trials ended."""
     trials = list(trials)
-    return len(trials) < num_samples or any(t.status in UNFINISHED for t in trials)
+    return len(trials) < num_samples or any(unfinished(t) for t in trials)
 
 
 def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t: int) -> int:
@@ -66,7 +75,7 @@ def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t
     closed = 0
     for record in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         ray_trial = by_id.get(record.user_attrs.get(RAY_TRIAL_ID))
-        if ray_trial is not None and ray_trial.status in UNFINISHED:
+        if ray_trial is not None and unfinished(ray_trial):
             continue  # `resume` continues it
         state, value, reason = _verdict(ray_trial, metric, max_t)
         if reason:

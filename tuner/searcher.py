@@ -167,7 +167,12 @@ class BudgetAwareOptunaSearch(OptunaSearch):
             value = float(result[self._metric])
         except (TypeError, ValueError):
             return
-        self._ot_trials[trial_id].report(value, step)
+        try:
+            self._ot_trials[trial_id].report(value, step)
+        except RuntimeError as exc:  # finished already (a trial rerun after a driver crash)
+            logger.warning("trial %s is already recorded in Optuna: %s", trial_id, exc)
+            self._completed_trials.add(trial_id)
+            return
         self._last_step[trial_id] = step
 
     def _verdict(self, result: Mapping[str, Any] | None, error: bool) -> tuple[TrialState, Any]:

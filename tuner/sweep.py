@@ -171,11 +171,12 @@ def run_tuner(
     """Fit `tuner`, close Optuna records nothing will continue, export the study's trials.
 
     After Ctrl-C (Ray stops gracefully and saves its state) the outcome is `interrupted` and
-    the records of unfinished trials stay RUNNING for `resume`.
+    every record still open stays RUNNING for `resume`, which closes what nothing continues.
     """
     trials = ray_trials_of(tuner.fit())
     study = experiment.load_study()
-    close_orphans(study, trials, experiment.metric, experiment.max_t)
-    exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
     interrupted = was_interrupted(trials, num_samples)
+    if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
+        close_orphans(study, trials, experiment.metric, experiment.max_t)
+    exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
     return SweepOutcome(experiment, state_counts(study), exports, interrupted, fail_reasons(study))

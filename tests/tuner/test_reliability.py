@@ -126,25 +126,27 @@ def test_unwritable_results_root_is_bad_input_before_ray(
 
 def test_close_orphans_closes_only_what_nothing_continues() -> None:
     """A record Ray never ran: FAIL with its reason; a finished Ray trial: its true state;
-    an unfinished one: left RUNNING for resume."""
+    an unfinished one (also one Ray stopped on Ctrl-C): left RUNNING for resume."""
     study = optuna.create_study()
-    records = [study.ask() for _ in range(4)]
-    for record, ray_id in zip(records, ["a", "b", "c", "d"], strict=True):
+    records = [study.ask() for _ in range(5)]
+    for record, ray_id in zip(records, ["a", "b", "c", "d", "e"], strict=True):
         record.set_user_attr(RAY_TRIAL_ID, ray_id)
     records[1].report(0.5, 1)
     ray_trials = [
-        SimpleNamespace(trial_id="b", status="TERMINATED", last_result=_res(0.4, 6)),
-        SimpleNamespace(trial_id="c", status="TERMINATED", last_result=_res(0.7, 2)),
+        SimpleNamespace(trial_id="b", status="TERMINATED", last_result=_res(0.4, 6, True)),
+        SimpleNamespace(trial_id="c", status="TERMINATED", last_result=_res(0.7, 2, True)),
         SimpleNamespace(trial_id="d", status="PAUSED", last_result=_res(0.9, 1)),
+        SimpleNamespace(trial_id="e", status="TERMINATED", last_result=_res(0.9, 3)),
     ]
     assert close_orphans(study, ray_trials, "score", max_t=6) == 3
-    a, b, c, d = study.get_trials()
+    a, b, c, d, e = study.get_trials()
     assert a.state == TrialState.FAIL and "never run" in a.user_attrs[FAIL_REASON]
     assert b.state == TrialState.COMPLETE and b.value == 0.4
     assert b.intermediate_values == {1: 0.5, 6: 0.4}
     assert c.state == TrialState.PRUNED and c.intermediate_values == {2: 0.7}
     assert d.state == TrialState.RUNNING
+    assert e.state == TrialState.RUNNING  # stopped by Ctrl-C: TERMINATED without `done`
 
 
-def _res(value: float, epoch: int) -> dict:
-    return {"score": value, "training_iteration": epoch}
+def _res(value: float, epoch: int, done: bool = False) -> dict:
+    return {"score": value, "training_iteration": epoch, "done": done}

@@ -1,0 +1,224 @@
+"""The driver stops mid-sweep: SIGKILL, or Ctrl-C once; `python -m tuner resume` finishes it.
+
+Each driver is a real `python -m tuner` process with its own local Ray (its own RAY_TMPDIR);
+whatever Ray process it leaves behind is found by that folder and ended by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from tests.tuner.cluster_driver import (
+    REPO,
+    driver_env,
+    end_pids,
+    ray_pids,
+    ray_tmpdir,
+    start_cli,
+    wait_until,
+)
+from tests.tuner.spaces import ray_curves, toy_space
+from tuner.experiment import load_experiment
+from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID, final_state
+
+N_SAMPLES, N_EPOCHS = 8, 6
+_ENDED = re.compile(r"trial (\w+) (?:completed|pruned|failed) at epoch")
+
+
+def _space(tmp_path: Path, results_dir: Path, name: str) -> tuple[Path, Path]:
+    log = tmp_path / "attempts"
+    log.mkdir()
+    path = toy_space(
+        tmp_path,
+        results_dir,
+        name=name,
+        trainable="tests.tuner.cluster_toy:trainable",
+        num_samples=N_SAMPLES,
+        fixed={"sleep": 0.4, "attempts_dir": str(log)},
+        checkpoint_every=1,
+        asha={"grace_period": 2, "reduction_factor": 2},
+    )
+    return path, log
+
+
+def _ended(log: Path) -> set[str]:
+    return set(_ENDED.findall(log.read_text()))
+
+
+def _resume(exp_dir: Path) -> subprocess.CompletedProcess:
+    tmpdir = ray_tmpdir()
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "tuner", "resume", str(exp_dir)],
+            cwd=REPO,
+            env=driver_env(tmpdir),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        end_pids(ray_pids(tmpdir))
+
+
+def _records(exp_dir: Path) -> dict[int, tuple]:
+    """Every finished Optuna record: number -> (state, value, intermediate values)."""
+    study = load_experiment(exp_dir).load_study()
+    return {
+        t.number: (t.state, t.value, t.intermediate_values)
+        for t in study.trials
+        if t.state != TrialState.RUNNING
+    }
+
+
+def _check_finished(exp_dir: Path, kept: dict[int, tuple] | None = None) -> None:
+    """`num_samples` Ray trials, each with exactly one Optuna record in its true final state, no
+    record RUNNING, records Ray never ran FAIL with the reason, and the trials table complete.
+
+    Records in `kept` (finished before a crash) are unchanged: a trial that ended after Ray's
+    last state snapshot may be run again from its checkpoint, but its record keeps its verdict.
+    """
+    kept = kept or {}
+    from ray.tune import ExperimentAnalysis
+
+    ray_trials = {t.trial_id: t for t in ExperimentAnalysis(str(exp_dir)).trials}
+    assert len(ray_trials) == N_SAMPLES
+    assert {t.status for t in ray_trials.values()} <= {"TERMINATED", "ERROR"}
+    study = load_experiment(exp_dir).load_study()
+    records = Counter(t.user_attrs.get(RAY_TRIAL_ID) for t in study.trials)
+    assert all(records[trial_id] == 1 for trial_id in ray_trials), records
+    for record in study.trials:
+        assert record.state != TrialState.RUNNING
+        if record.number in kept:
+            assert kept[record.number] == (
+                record.state,
+                record.value,
+                record.intermediate_values,
+            )
+            continue
+        ray_trial = ray_trials.get(record.user_attrs.get(RAY_TRIAL_ID))
+        if ray_trial is None:  # asked from Optuna, never in Ray's saved state
+            assert record.state == TrialState.FAIL
+            assert record.user_attrs[FAIL_REASON].startswith("created but never run")
+            continue
+        last = ray_trial.last_result
+        assert record.state == final_state(last, "score", N_EPOCHS), record.number
+        assert max(record.intermediate_values) == last["training_iteration"]
+        assert record.intermediate_values[last["training_iteration"]] == last["score"]
+    frame = pd.read_csv(exp_dir / "trials.csv")
+    assert list(frame["number"]) == [t.number for t in study.trials]
+    assert list(frame["state"]) == [t.state.name for t in study.trials]
+
+
+def _midway(exp_dir: Path, out: Path) -> bool:
+    """Whether some trial has reported two epochs and not ended yet."""
+    ended = _ended(out)
+    try:
+        curves = ray_curves(exp_dir)
+    except ValueError:  # a line being written
+        return False
+    return any(len(rows) >= 2 and i not in ended for i, rows in curves.items())
+
+
+def _restarts(rows: list[dict]) -> list[tuple[int, int]]:
+    """For each restart of a trial: (last epoch the previous attempt reported, start epoch)."""
+    last_by_start: dict[int, int] = {}
+    for row in rows:
+        last_by_start[row["start"]] = max(last_by_start.get(row["start"], 0), row["epoch"])
+    starts = sorted(last_by_start)
+    return [(last_by_start[a], b) for a, b in zip(starts, starts[1:], strict=False)]
+
+
+def _attempts(exp_dir: Path, log: Path) -> dict[str, list[int]]:
+    study = load_experiment(exp_dir).load_study()
+    out = {}
+    for record in study.trials:
+        file = log / f"{record.params['x']!r}.txt"
+        if file.exists():
+            out[record.user_attrs[RAY_TRIAL_ID]] = [int(s) for s in file.read_text().split()]
+    return out
+
+
+@pytest.mark.slow
+def test_sigkilled_driver_resumes_to_a_complete_record(tmp_path: Path, results_dir: Path) -> None:
+    path, attempts_log = _space(tmp_path, results_dir, "killed")
+    exp_dir = results_dir / "killed"
+    tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
+    driver = start_cli(["run", str(path)], tmpdir, out)
+    try:
+        wait_until(lambda: len(_ended(out)) >= 3, 180, "three trials to end")
+        ended_early = _ended(out)
+        time.sleep(2.0)  # Ray snapshots its state every couple of checkpoints
+        running = len(_ended(out)) < N_SAMPLES
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        end_pids(ray_pids(tmpdir))
+    assert running, "the sweep ended before the driver was killed"
+    assert ray_pids(tmpdir) == []
+    kept = _records(exp_dir)
+
+    resumed = _resume(exp_dir)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "Traceback" not in resumed.stdout
+    _check_finished(exp_dir, kept)
+    attempts = _attempts(exp_dir, attempts_log)
+    for trial_id in ended_early:  # ended before Ray's last snapshot: never run again
+        assert attempts[trial_id] == [1], trial_id
+    assert any(len(a) > 1 for a in attempts.values()), "no trial was interrupted"
+    for runs in attempts.values():
+        assert runs == sorted(runs) and runs[0] == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir: Path) -> None:
+    path, attempts_log = _space(tmp_path, results_dir, "ctrlc")
+    exp_dir = results_dir / "ctrlc"
+    tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
+    driver = start_cli(["run", str(path)], tmpdir, out)
+    try:
+        wait_until(lambda: len(_ended(out)) >= 2 and _midway(exp_dir, out), 180, "a trial midway")
+        os.kill(driver.pid, signal.SIGINT)
+        code = driver.wait(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        end_pids(ray_pids(tmpdir))
+    text = out.read_text()
+    assert code == 130, text[-3000:]
+    assert f"interrupted: state saved; continue with: python -m tuner resume {exp_dir}" in text
+    assert "Traceback" not in text
+    study = load_experiment(exp_dir).load_study()
+    assert any(t.state == TrialState.RUNNING for t in study.trials)
+    assert len(_ended(out)) < N_SAMPLES
+
+    resumed = _resume(exp_dir)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    _check_finished(exp_dir)
+    attempts = _attempts(exp_dir, attempts_log)
+    curves = ray_curves(exp_dir)
+    restarted = 0
+    for trial_id, runs in attempts.items():
+        rows = curves[trial_id]
+        epochs = sorted({row["epoch"] for row in rows})
+        assert epochs == list(range(1, epochs[-1] + 1)), trial_id  # nothing skipped
+        assert runs[0] == 1
+        for last, start in _restarts(rows):
+            # went on from its last checkpoint (one per epoch): at most one epoch redone
+            assert last - 1 <= start - 1 <= last, (trial_id, last, start)
+            restarted += 1
+    assert restarted >= 1, "no trial was interrupted while running"
