@@ -8,6 +8,7 @@ by pid. The session's own Ray is never touched.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,12 @@ def ray_pids(tmpdir: str) -> list[int]:
         if tmpdir in cmdline and "State:\tZ" not in status:
             pids.append(int(entry.name))
     return pids
+
+
+def discard(tmpdir: str) -> None:
+    """End whatever Ray process of that driver is left, then remove its folder."""
+    end_pids(ray_pids(tmpdir))
+    shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def end_pids(pids: Sequence[int]) -> None:

@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 
 from tests.tuner.cluster_driver import (
     REPO,
+    discard,
     driver_env,
     end_pids,
     ray_pids,
@@ -68,7 +69,7 @@ def _resume(exp_dir: Path) -> subprocess.CompletedProcess:
             timeout=300,
         )
     finally:
-        end_pids(ray_pids(tmpdir))
+        discard(tmpdir)
 
 
 def _records(exp_dir: Path) -> dict[int, tuple]:
@@ -167,8 +168,9 @@ def test_sigkilled_driver_resumes_to_a_complete_record(tmp_path: Path, results_d
             os.killpg(driver.pid, signal.SIGKILL)
             driver.wait()
         end_pids(ray_pids(tmpdir))
-    assert running, "the sweep ended before the driver was killed"
     assert ray_pids(tmpdir) == []
+    discard(tmpdir)
+    assert running, "the sweep ended before the driver was killed"
     kept = _records(exp_dir)
 
     resumed = _resume(exp_dir)
@@ -197,7 +199,7 @@ def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
             driver.wait()
-        end_pids(ray_pids(tmpdir))
+        discard(tmpdir)
     text = out.read_text()
     assert code == 130, text[-3000:]
     assert f"interrupted: state saved; continue with: python -m tuner resume {exp_dir}" in text

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from tests.tuner.cluster_driver import ray_tmpdir
+from tests.tuner.cluster_driver import discard, ray_tmpdir
 from tests.tuner.spaces import toy_space
 from trainables.reporting import MemoryReporter
 from tuner.cli import BAD_INPUT, main
@@ -144,10 +144,13 @@ def test_local_ray_listens_on_loopback_only_without_dashboard() -> None:
     env = {**os.environ, "RAY_TMPDIR": tmpdir, "PYTHONPATH": str(REPO)}
     env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # the default must be safe by itself
     env.pop("RAY_ADDRESS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", _LISTENING], cwd=REPO, env=env, capture_output=True, text=True,
-        timeout=300, check=True,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _LISTENING], cwd=REPO, env=env, capture_output=True,
+            text=True, timeout=300, check=True,
+        )  # fmt: skip
+    finally:
+        discard(tmpdir)
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["ip"] == "127.0.0.1" and report["n"] >= 3
     assert report["listen"], "no listening socket found: the check would be empty"
