@@ -22,6 +22,7 @@ from tuner.progress import ProgressCallback
 from tuner.recovery import close_orphans, ray_trials_of, stop_on_divergence, was_interrupted
 from tuner.samplers import build_sampler
 from tuner.searcher import FAIL_REASON, BudgetAwareOptunaSearch, NonFiniteStopper
+from tuner.state_backup import StateBackup, repair_state
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,10 @@ def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune
         checkpoint_config=tune.CheckpointConfig(num_to_keep=space.keep_checkpoints),
         failure_config=tune.FailureConfig(max_failures=space.max_failures),
         stop=NonFiniteStopper(space.metric),
-        callbacks=[ProgressCallback(space.metric, space.mode, space.n_epochs)],
+        callbacks=[
+            ProgressCallback(space.metric, space.mode, space.n_epochs),
+            StateBackup(experiment.dir),
+        ],
         verbose=0,
     )
     return tune.Tuner(
@@ -142,7 +146,9 @@ def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune
 
 
 def restore_tuner(space: Any, experiment: Experiment) -> tune.Tuner:
-    """The interrupted Tuner of `experiment`, continuing unfinished trials."""
+    """The interrupted Tuner of `experiment`, continuing unfinished trials (Ray's state files
+    are first put back from their last intact copy if a crash damaged them)."""
+    repair_state(experiment.dir)
     return tune.Tuner.restore(
         str(experiment.dir), trainable=ray_trainable(space), resume_unfinished=True
     )

@@ -150,3 +150,41 @@ def test_close_orphans_closes_only_what_nothing_continues() -> None:
 
 def _res(value: float, epoch: int, done: bool = False) -> dict:
     return {"score": value, "training_iteration": epoch, "done": done}
+
+
+def test_damaged_ray_state_is_put_back_from_its_last_intact_copy(tmp_path: Path) -> None:
+    """A driver killed while Ray writes its state leaves a truncated file: the copy is used."""
+    from trainables.lr.errors import TunerError
+    from tuner.state_backup import BACKUP, backup_state, repair_state
+
+    state = tmp_path / "experiment_state-2026.json"
+    files = {
+        state: b'{"trials": [1, 2]}',
+        tmp_path / "search_gen_state-2026.json": b"\x80\x04K\x02.",
+        tmp_path / "searcher-state-2026.pkl": b"\x80\x04K\x01.",
+    }
+    for path, data in files.items():
+        path.write_bytes(data)
+    assert repair_state(tmp_path) is False  # intact: nothing to do
+    assert backup_state(tmp_path) is True
+    state.write_bytes(b'{"trials": [1, 2')  # cut off mid-write
+    assert repair_state(tmp_path) is True
+    assert {p: p.read_bytes() for p in files} == files
+    (tmp_path / "searcher-state-2026.pkl").write_bytes(b"\x80\x04K")  # a pickle cut off
+    assert repair_state(tmp_path) is True
+    assert {p: p.read_bytes() for p in files} == files
+    state.write_bytes(b"")
+    (tmp_path / BACKUP / state.name).write_bytes(b"{")
+    with pytest.raises(TunerError, match="is damaged"):
+        repair_state(tmp_path)
+
+
+def test_a_sweep_keeps_an_intact_copy_of_rays_state(
+    ray_local: None, tmp_path: Path, results_dir: Path
+) -> None:
+    from tuner.state_backup import BACKUP, intact, state_files
+
+    outcome = run_space(toy_space(tmp_path, results_dir, name="backed", num_samples=3))
+    copies = state_files(outcome.experiment.dir / BACKUP)
+    assert [p.name for p in copies] == [p.name for p in state_files(outcome.experiment.dir)]
+    assert len(copies) == 3 and all(intact(p) for p in copies)
