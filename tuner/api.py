@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from trainables.lr.errors import ConfigError
 from tuner.experiment import (
     Experiment,
     create_experiment,
@@ -62,8 +63,6 @@ def run_space(
     reached leaves no folder behind). `announce` is told which Ray and which folder the sweep
     uses, before the first trial.
     """
-    from trainables.lr.errors import ConfigError
-
     given = {k: v for k, v in overrides.items() if v is not None}
     space = load_space_with(path, given)
     exp_dir = experiment_dir(space.storage_path, space.name)
