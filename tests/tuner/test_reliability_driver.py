@@ -113,7 +113,15 @@ def _check_finished(exp_dir: Path, kept: dict[int, tuple] | None = None) -> None
             assert record.user_attrs[FAIL_REASON].startswith("created but never run")
             continue
         last = ray_trial.last_result
-        assert record.state == final_state(last, "score", N_EPOCHS), record.number
+        # ERROR: Ray could not go on (e.g. the checkpoint its last snapshot names was already
+        # rotated out by keep_checkpoints when the driver died): the record says FAIL, why too
+        expected = (
+            TrialState.FAIL if ray_trial.status == "ERROR" else final_state(last, "score", N_EPOCHS)
+        )
+        assert record.state == expected, (record.number, ray_trial.status)
+        if ray_trial.status == "ERROR":
+            assert record.user_attrs[FAIL_REASON].startswith("the trainable raised an error")
+            continue
         assert max(record.intermediate_values) == last["training_iteration"]
         assert record.intermediate_values[last["training_iteration"]] == last["score"]
     frame = pd.read_csv(exp_dir / "trials.csv")
