@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
+from tuner._ray_loggers import result_loggers
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.progress import ProgressCallback
@@ -134,6 +135,7 @@ def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune
         callbacks=[
             ProgressCallback(space.metric, space.mode, space.n_epochs),
             StateBackup(experiment.dir),
+            *result_loggers(),
         ],
         verbose=0,
     )
@@ -181,7 +183,7 @@ def run_tuner(
     """
     trials = ray_trials_of(tuner.fit())
     study = experiment.load_study()
-    interrupted = was_interrupted(trials, num_samples)
+    interrupted = was_interrupted(trials, num_samples, experiment.max_t)
     if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
         close_orphans(study, trials, experiment.metric, experiment.max_t)
     exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
