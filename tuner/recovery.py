@@ -20,6 +20,7 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+from ray.air.constants import TRAINING_ITERATION
 
 from tuner.searcher import DIVERGED, FAIL_REASON, RAY_TRIAL_ID, final_state, finite
 
@@ -50,19 +51,22 @@ def ray_trials_of(result_grid: Any) -> list[Any]:
     return list(getattr(analysis, "trials", None) or [])
 
 
-def unfinished(trial: Any) -> bool:
+def unfinished(trial: Any, max_t: int) -> bool:
     """Whether a Ray trial has not ended. Ray marks the trials it stops on Ctrl-C TERMINATED
-    too, but only a trial that ended by itself or by a STOP decision has `done` in its last
-    result; an errored trial is ERROR."""
+    too; a trial that really ended either ran `max_t` epochs or was stopped by a STOP decision
+    (ASHA, the NaN stopper), which puts `done` in its last result. An errored trial is ERROR."""
     if trial.status in UNFINISHED:
         return True
-    return trial.status == "TERMINATED" and not (trial.last_result or {}).get("done")
+    result = trial.last_result or {}
+    epochs = result.get(TRAINING_ITERATION)
+    ran_all = isinstance(epochs, int) and epochs >= max_t
+    return trial.status == "TERMINATED" and not result.get("done") and not ran_all
 
 
-def was_interrupted(trials: Iterable[Any], num_samples: int) -> bool:
+def was_interrupted(trials: Iterable[Any], num_samples: int, max_t: int) -> bool:
     """True when the sweep stopped before every one of its `num_samples` trials ended."""
     trials = list(trials)
-    return len(trials) < num_samples or any(unfinished(t) for t in trials)
+    return len(trials) < num_samples or any(unfinished(t, max_t) for t in trials)
 
 
 def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t: int) -> int:
@@ -75,7 +79,7 @@ def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t
     closed = 0
     for record in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         ray_trial = by_id.get(record.user_attrs.get(RAY_TRIAL_ID))
-        if ray_trial is not None and unfinished(ray_trial):
+        if ray_trial is not None and unfinished(ray_trial, max_t):
             continue  # `resume` continues it
         state, value, reason = _verdict(ray_trial, metric, max_t)
         if reason:

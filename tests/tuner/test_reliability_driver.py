@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -34,10 +35,13 @@ from tuner.experiment import load_experiment
 from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID, final_state
 
 N_SAMPLES, N_EPOCHS = 8, 6
+_ASHA = {"grace_period": 2, "reduction_factor": 2}
 _ENDED = re.compile(r"trial (\w+) (?:completed|pruned|failed) at epoch")
 
 
-def _space(tmp_path: Path, results_dir: Path, name: str) -> tuple[Path, Path]:
+def _space(
+    tmp_path: Path, results_dir: Path, name: str, sleep: float = 0.4, asha: Any = _ASHA
+) -> tuple[Path, Path]:
     log = tmp_path / "attempts"
     log.mkdir()
     path = toy_space(
@@ -46,9 +50,9 @@ def _space(tmp_path: Path, results_dir: Path, name: str) -> tuple[Path, Path]:
         name=name,
         trainable="tests.tuner.cluster_toy:trainable",
         num_samples=N_SAMPLES,
-        fixed={"sleep": 0.4, "attempts_dir": str(log)},
+        fixed={"sleep": sleep, "attempts_dir": str(log)},
         checkpoint_every=1,
-        asha={"grace_period": 2, "reduction_factor": 2},
+        asha=asha,
     )
     return path, log
 
@@ -195,7 +199,8 @@ def test_sigkilled_driver_resumes_to_a_complete_record(tmp_path: Path, results_d
 
 @pytest.mark.slow
 def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir: Path) -> None:
-    path, attempts_log = _space(tmp_path, results_dir, "ctrlc")
+    # no ASHA and slower epochs: a trial interrupted early cannot end while Ray stops
+    path, attempts_log = _space(tmp_path, results_dir, "ctrlc", sleep=0.6, asha=None)
     exp_dir = results_dir / "ctrlc"
     tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
     driver = start_cli(["run", str(path)], tmpdir, out)
