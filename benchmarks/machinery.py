@@ -19,6 +19,7 @@ the per-pair ratios minus one.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import statistics
 import sys
@@ -34,10 +35,10 @@ from trainables.dsr.settings import settings_of
 from trainables.dsr.training import DSRRun, gtf_loss
 
 TITLE = "Machinery cost: build_lr_plan vs a hand-written loop"
-#: the plan side: every LR lever that runs per step or per epoch
+#: the plan side: every LR lever that runs per step or per epoch (freeze_after set per run)
 PLAN_CONFIG: dict[str, Any] = {
     "learning_rate": {
-        "encoder": {"shared": {"lr": 1e-2}, "subjects": {"lr": 3e-2, "freeze_after": 0.95}},
+        "encoder": {"shared": {"lr": 1e-2}, "subjects": {"lr": 3e-2, "freeze_after": None}},
         "decoder": {"lr": 1e-2},
         "dsr": {"shared": {"lr": 1e-2}, "subjects": {"lr": 1e-1}},
     },
@@ -83,7 +84,9 @@ def hand_epoch(run: DSRRun, optimizer: torch.optim.Optimizer, alpha: float) -> f
 def measure(pairs: int, n_epochs: int, fixed: dict[str, Any]) -> dict[str, Any]:
     """Per-epoch seconds of both loops, interleaved, after one warm-up epoch each."""
     torch.set_num_threads(1)
-    plan_run = make_run({**PLAN_CONFIG, **fixed, "n_epochs": n_epochs})
+    config = copy.deepcopy(PLAN_CONFIG)  # freezes at the last epoch, after the measured ones
+    config["learning_rate"]["encoder"]["subjects"]["freeze_after"] = n_epochs - 1
+    plan_run = make_run({**config, **fixed, "n_epochs": n_epochs})
     hand_run = make_run({"learning_rate": 1e-2, **fixed, "n_epochs": n_epochs})
     groups = [{"params": g["params"], "lr": g["lr"]} for g in plan_run.plan.optimizer.param_groups]
     hand_params = dict(hand_run.model.named_parameters())
