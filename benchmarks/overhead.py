@@ -13,6 +13,7 @@ very same trials. Every wall time covers the whole process: interpreter, imports
     python -m benchmarks.overhead                 # 16 trials x 10 epochs, 3 repetitions
     python -m benchmarks.overhead --quick         # 4 small trials x 2 epochs, 1 repetition
     python -m benchmarks.overhead --write         # also rewrite its BENCHMARKS.md section
+    python -m benchmarks.overhead --gpu 0.25      # on CUDA, 4 trials per GPU (1 CPU each)
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ MULTIPLIERS = (1.0, 3.0, 10.0, 30.0)
 QUICK_FIXED = {"n_subjects": 2, "train_steps": 300, "test_steps": 300}
 
 
-def write_space(folder: Path, trials: int, epochs: int, quick: bool) -> Path:
-    """The space file of (b): `trials` random draws over LRS x MULTIPLIERS, no pruning."""
+def write_space(folder: Path, trials: int, epochs: int, quick: bool, gpu: float = 0.0) -> Path:
+    """The space file of (b): `trials` random draws over LRS x MULTIPLIERS, no pruning;
+    `gpu` > 0 gives each trial that fraction of a GPU (`device: auto` then trains on it)."""
     space = {
         "name": "overhead",
         "trainable": "dsr",
@@ -52,7 +54,7 @@ def write_space(folder: Path, trials: int, epochs: int, quick: bool) -> Path:
         },
         "searcher": {"name": "random", "seed": 0},
         "asha": None,
-        "resources": {"cpu": 1},
+        "resources": {"cpu": 1, "gpu": gpu},
         "storage_path": str(folder / "results"),
     }
     if quick:
@@ -93,7 +95,7 @@ def run_plain(configs: list[dict[str, Any]], workers: int) -> list[float]:
         return list(pool.map(_train, configs))
 
 
-def run_stock(configs: list[dict[str, Any]], storage: Path, cpus: int) -> int:
+def run_stock(configs: list[dict[str, Any]], storage: Path, cpus: int, gpu: float = 0.0) -> int:
     """(c): a grid over `configs` in a stock `tune.Tuner`; how many trials ended."""
     import ray
     from ray import tune
@@ -106,7 +108,7 @@ def run_stock(configs: list[dict[str, Any]], storage: Path, cpus: int) -> int:
     ray.init(address="local", include_dashboard=False, num_cpus=cpus)
     try:
         tuner = tune.Tuner(
-            tune.with_resources(trainable, {"cpu": 1}),
+            tune.with_resources(trainable, {"cpu": 1, "gpu": gpu}),
             param_space={"config": tune.grid_search(configs)},
             tune_config=tune.TuneConfig(metric="score", mode="min"),
             run_config=tune.RunConfig(name="stock", storage_path=str(storage)),
@@ -116,10 +118,22 @@ def run_stock(configs: list[dict[str, Any]], storage: Path, cpus: int) -> int:
         ray.shutdown()
 
 
-def measure(trials: int, epochs: int, reps: int, quick: bool, folder: Path) -> dict[str, Any]:
-    """Wall times of (a), (b) and (c) per repetition, interleaved b, a, c."""
+def concurrency(gpu: float) -> int:
+    """Trials at a time: one per CPU, or with `gpu` > 0 as many as the GPUs' fractions allow."""
     cpus = os.cpu_count() or 1
-    space = write_space(folder, trials, epochs, quick)
+    if gpu <= 0:
+        return cpus
+    import torch
+
+    return max(1, min(cpus, int(torch.cuda.device_count() / gpu + 1e-9)))
+
+
+def measure(
+    trials: int, epochs: int, reps: int, quick: bool, folder: Path, gpu: float = 0.0
+) -> dict[str, Any]:
+    """Wall times of (a), (b) and (c) per repetition, interleaved b, a, c."""
+    cpus = concurrency(gpu)
+    space = write_space(folder, trials, epochs, quick, gpu)
     me = "benchmarks.overhead"
     walls: dict[str, list[float]] = {"plain": [], "tuner": [], "stock": []}
     configs_file = folder / "configs.json"
@@ -128,13 +142,17 @@ def measure(trials: int, epochs: int, reps: int, quick: bool, folder: Path) -> d
         args = ["-m", "tuner", "run", str(space), "--name", name]
         walls["tuner"].append(timed_run(args, folder / f"tuner_{rep}.log"))
         if rep == 0:
-            configs_file.write_text(json.dumps(configs_of(folder / "results" / name, epochs)))
+            configs = configs_of(folder / "results" / name, epochs)
+            if gpu > 0:  # the plain loops train on the GPU too
+                configs = [{**c, "device": "cuda"} for c in configs]
+            configs_file.write_text(json.dumps(configs))
         plain = ["-m", me, "--plain", str(configs_file), "--workers", str(cpus)]
         walls["plain"].append(timed_run(plain, folder / f"plain_{rep}.log"))
         stock = ["-m", me, "--stock", str(configs_file), "--storage", str(folder / f"ray_{rep}")]
+        stock += ["--gpu", str(gpu)]
         walls["stock"].append(timed_run(stock, folder / f"stock_{rep}.log"))
         print(json.dumps({k: round(v[-1], 2) for k, v in walls.items()}), flush=True)
-    return {"walls": walls, "trials": trials, "epochs": epochs, "cpus": cpus}
+    return {"walls": walls, "trials": trials, "epochs": epochs, "cpus": cpus, "gpu": gpu}
 
 
 def to_markdown(m: dict[str, Any]) -> str:
@@ -159,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--gpu", type=float, default=0.0, help="GPU fraction per trial (CUDA)")
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
     parser.add_argument("--plain", help=argparse.SUPPRESS)  # internal: run (a) on a configs file
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help=argparse.SUPPRESS)
@@ -170,15 +189,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.stock:
         configs = json.loads(Path(args.stock).read_text())
-        run_stock(configs, Path(args.storage), os.cpu_count() or 1)
+        run_stock(configs, Path(args.storage), os.cpu_count() or 1, args.gpu)
         return 0
     trials, epochs, reps = (4, 2, 1) if args.quick else (args.trials, args.epochs, args.reps)
     with tempfile.TemporaryDirectory() as folder:
-        m = measure(trials, epochs, reps, args.quick, Path(folder))
+        m = measure(trials, epochs, reps, args.quick, Path(folder), args.gpu)
     table = to_markdown(m)
     print(table)
     if args.write:
-        write_section(TITLE, body(m, table, argv))
+        title = TITLE if args.gpu <= 0 else f"{TITLE} (GPU, {args.gpu:g} GPU per trial)"
+        write_section(title, body(m, table, argv))
     return 0
 
 
