@@ -218,8 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
     parser.add_argument("--json", help="also write every run's best-so-far curve here")
+    parser.add_argument("--grace-period", type=int, help="ASHA grace_period (full: 2)")
+    parser.add_argument("--reduction-factor", type=int, help="ASHA reduction_factor (full: 3)")
+    parser.add_argument("--n-startup-trials", type=int, help="TPE random trials first (full: 8)")
     args = parser.parse_args(argv)
     task, seeds = (QUICK, 1) if args.quick else (FULL, args.seeds)
+    given = {
+        "grace": args.grace_period,
+        "rf": args.reduction_factor,
+        "startup": args.n_startup_trials,
+    }
+    task = {**task, **{k: v for k, v in given.items() if v is not None}}
     ray_environment()
     import optuna
 
@@ -250,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     table = to_markdown(summary)
     print(table)
     if args.write:
-        write_section(TITLE, body(summary, table, task, seeds, argv))
+        title = TITLE
+        if task != FULL and not args.quick:
+            title += f" (grace {task['grace']}, rf {task['rf']}, startup {task['startup']})"
+        write_section(title, body(summary, table, task, seeds, argv))
     return 0
 
 
