@@ -16,19 +16,10 @@ from typing import Any
 import yaml
 
 from trainables.lr.errors import ConfigError, TunerError
+from tuner._cli_args import positive_int
 from tuner.preview import PREVIEW_COMMANDS, add_preview_parsers
 
 OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"is {value}, but must be >= 1")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the sweep a space file describes")
     run.add_argument("file", help="space file (YAML)")
     run.add_argument("--name", help="experiment name (default: the file's `name`)")
-    run.add_argument("--num-samples", type=_positive_int, help="number of trials")
+    run.add_argument("--num-samples", type=positive_int, help="number of trials")
     run.add_argument("--address", help="Ray cluster: auto, ray://host:port or host:port")
     run.add_argument("--storage-path", help="results root (default: the file's, `results`)")
     run.add_argument("--seed", type=int, help="sampler seed (default: the file's)")
@@ -57,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="print sampled configs without training")
     sample.add_argument("file")
-    sample.add_argument("--n", type=_positive_int, default=5, help="how many (default 5)")
+    sample.add_argument("--n", type=positive_int, default=5, help="how many (default 5)")
     sample.add_argument("--seed", type=int, help="sampling seed (default: the file's)")
 
     resume = commands.add_parser("resume", help="continue an interrupted sweep")
@@ -66,18 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     best = commands.add_parser("best", help="print the top configs in the seed format")
     best.add_argument("dir", help="experiment folder, e.g. results/quickstart")
-    best.add_argument("--k", type=_positive_int, default=5, help="how many (default 5)")
+    best.add_argument("--k", type=positive_int, default=5, help="how many (default 5)")
     best.add_argument(
         "--format", choices=("yaml", "json", "table"), default="yaml", help="(default yaml)"
     )
 
     export = commands.add_parser("export", help="rewrite the result tables and best configs")
     export.add_argument("dir", help="experiment folder, e.g. results/quickstart")
-    export.add_argument("--k", type=_positive_int, default=5, help="best configs (default 5)")
+    export.add_argument("--k", type=positive_int, default=5, help="best configs (default 5)")
 
     report = commands.add_parser("report", help="plots and report.html of a sweep")
     report.add_argument("dir", help="experiment folder, e.g. results/quickstart")
-    report.add_argument("--k", type=_positive_int, default=5, help="top trials (default 5)")
+    report.add_argument("--k", type=positive_int, default=5, help="top trials (default 5)")
 
     add_preview_parsers(commands)  # preview, schedules
     return parser

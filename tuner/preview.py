@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainables.lr.errors import ConfigError, Problem
 from trainables.lr.preview import preview_config
+from tuner._cli_args import positive_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,32 +155,26 @@ def _groups(text: str) -> tuple[str, ...]:
     return names
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"is {value}, but must be >= 1")
-    return value
-
-
 def add_preview_parsers(commands: Any) -> None:
     """The `preview` and `schedules` subcommands on the CLI's subparsers."""
     preview = commands.add_parser(
         "preview", help="print every group's lr per epoch (or step) and plot it; no training"
     )
     preview.add_argument("file", help="a config in the seed format (YAML/JSON) or a space file")
-    preview.add_argument("--n-epochs", type=_count, help="the run's length (default: the file's)")
     preview.add_argument(
-        "--steps-per-epoch", type=_count, help="batches per epoch: step-wise schedules need it"
+        "--n-epochs", type=positive_int, help="the run's length (default: the file's)"
+    )
+    preview.add_argument(
+        "--steps-per-epoch",
+        type=positive_int,
+        help="batches per epoch: step-wise schedules need it",
     )
     preview.add_argument("--out", help="the PNG to write (default: results/preview/<file>.png)")
     preview.add_argument("--no-plot", action="store_true", help="print the table only")
     preview.add_argument("--format", choices=FORMATS, default="table", help="table or csv")
     preview.add_argument("--groups", type=_groups, help="group names, e.g. backbone,head")
     preview.add_argument(
-        "--sample", type=_count, default=1, help="space file: which sample (default 1)"
+        "--sample", type=positive_int, default=1, help="space file: which sample (default 1)"
     )
     preview.add_argument("--seed", type=int, help="space file: sampling seed (default: its own)")
     schedules = commands.add_parser(
