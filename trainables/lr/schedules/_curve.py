@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field
 
@@ -63,6 +63,17 @@ class Curve(Schedule):
     @abstractmethod
     def at(self, position: int, total: int | None) -> float:
         """The multiplier at `position` of a run `total` long (None: unknown, step-wise)."""
+
+
+P = TypeVar("P", bound="CurveParams")
+
+
+class ParamCurve(Curve, Generic[P]):
+    """A curve configured by one validated params model, kept as `self.p`."""
+
+    def __init__(self, p: P) -> None:
+        super().__init__(p.unit)
+        self.p = p
 
 
 class FunctionCurve(Curve):

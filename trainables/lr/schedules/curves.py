@@ -13,7 +13,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from trainables.lr.schedules._curve import Curve, CurveParams, Ratio, curve_entry, warmup_ramp
+from trainables.lr.schedules._curve import (
+    CurveParams,
+    ParamCurve,
+    Ratio,
+    curve_entry,
+    warmup_ramp,
+)
 
 
 class CosineParams(CurveParams):
@@ -22,14 +28,10 @@ class CosineParams(CurveParams):
     min_lr_ratio: float = Ratio
 
 
-class Cosine(Curve):
+class Cosine(ParamCurve[CosineParams]):
     """Optional linear warmup, then half a cosine from 1 down to `min_lr_ratio` at the run's end."""
 
     name = "Cosine"
-
-    def __init__(self, p: CosineParams) -> None:
-        super().__init__(p.unit)
-        self.p = p
 
     def at(self, position: int, total: int | None) -> float:
         assert total is not None
@@ -49,14 +51,10 @@ class OneCycleParams(CurveParams):
     three_phase: bool = False
 
 
-class OneCycle(Curve):
+class OneCycle(ParamCurve[OneCycleParams]):
     """torch's OneCycleLR with the base lr as `max_lr`: 1/div_factor -> 1 -> 1/(div*final_div)."""
 
     name = "OneCycle"
-
-    def __init__(self, p: OneCycleParams) -> None:
-        super().__init__(p.unit)
-        self.p = p
 
     def at(self, position: int, total: int | None) -> float:
         assert total is not None
@@ -89,15 +87,11 @@ class PolynomialParams(CurveParams):
     min_lr_ratio: float = Ratio
 
 
-class Polynomial(Curve):
+class Polynomial(ParamCurve[PolynomialParams]):
     """(1 - t / T_end) ** power down to `min_lr_ratio` at `end` (a fraction of the run), as torch's
     PolynomialLR with total_iters = end x run length; held there afterwards."""
 
     name = "Polynomial"
-
-    def __init__(self, p: PolynomialParams) -> None:
-        super().__init__(p.unit)
-        self.p = p
 
     def at(self, position: int, total: int | None) -> float:
         assert total is not None

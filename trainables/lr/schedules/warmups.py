@@ -11,7 +11,13 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from trainables.lr.schedules._curve import Curve, CurveParams, Ratio, curve_entry, warmup_ramp
+from trainables.lr.schedules._curve import (
+    CurveParams,
+    ParamCurve,
+    Ratio,
+    curve_entry,
+    warmup_ramp,
+)
 
 
 class WarmupStableDecayParams(CurveParams):
@@ -38,14 +44,10 @@ _DECAY_SHAPES = {
 }
 
 
-class WarmupStableDecay(Curve):
+class WarmupStableDecay(ParamCurve[WarmupStableDecayParams]):
     """Linear warmup, a stable stretch at 1, then a decay to `min_lr_ratio` over the last part."""
 
     name = "WarmupStableDecay"
-
-    def __init__(self, p: WarmupStableDecayParams) -> None:
-        super().__init__(p.unit)
-        self.p = p
 
     def at(self, position: int, total: int | None) -> float:
         assert total is not None
@@ -83,14 +85,10 @@ class WarmupParams(CurveParams):
     warmup_start_ratio: float = Ratio
 
 
-class Warmup(Curve):
+class Warmup(ParamCurve[WarmupParams]):
     """Linear warmup from `warmup_start_ratio` to 1 over the first `warmup` of the run, then 1."""
 
     name = "Warmup"
-
-    def __init__(self, p: WarmupParams) -> None:
-        super().__init__(p.unit)
-        self.p = p
 
     def at(self, position: int, total: int | None) -> float:
         assert total is not None
