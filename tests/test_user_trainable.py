@@ -14,6 +14,7 @@ import yaml
 from optuna.trial import TrialState
 
 from examples.user_model.train import Regressor, make_data, train
+from tests.interruptions import KilledAfter, RunKilled
 from trainables.lr import TunerError, build_lr_plan
 from trainables.reporting import EpochReporter, MemoryReporter, epoch_reporter, in_tune_trial
 from tuner.experiment import load_experiment
@@ -21,23 +22,6 @@ from tuner.space import load_space, sample_configs
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = {"learning_rate": 1e-2, "layer_decay": 0.5, "unfreeze": {"last_n": 2, "every": 1}}
-
-
-class _Stop(Exception):
-    pass
-
-
-class _StopAfter(MemoryReporter):
-    """A MemoryReporter whose run is killed right after `epoch` was reported."""
-
-    def __init__(self, epoch: int) -> None:
-        super().__init__()
-        self.epoch = epoch
-
-    def report(self, metrics, checkpoint=None) -> None:
-        super().report(metrics, checkpoint)
-        if metrics["epoch"] == self.epoch:
-            raise _Stop
 
 
 def user_loop(reporter: MemoryReporter, n_epochs: int = 5, checkpoint_every: int = 1) -> None:
@@ -73,8 +57,8 @@ def test_reports_carry_epoch_metrics_and_the_lrs_in_force() -> None:
 def test_a_killed_user_loop_resumes_exactly_from_its_checkpoint() -> None:
     whole = MemoryReporter()
     user_loop(whole)
-    broken = _StopAfter(3)
-    with pytest.raises(_Stop):
+    broken = KilledAfter(3)
+    with pytest.raises(RunKilled):
         user_loop(broken, checkpoint_every=2)  # checkpoint at epoch 2, killed after 3
     resumed = MemoryReporter(broken.checkpoint)
     user_loop(resumed, checkpoint_every=2)

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from tests.interruptions import KilledAfter, RunKilled
 from trainables.dsr import TrainingDiverged, train_dsr
 from trainables.dsr.metrics import D_STSP_CAP
 from trainables.dsr.training import windows_per_subject
@@ -90,23 +91,6 @@ def test_checkpoint_loads_with_weights_only(small_config) -> None:
     assert state["epoch"] == 6 and set(state) >= {"model", "plan", "generator", "alpha_schedule"}
 
 
-class _Interrupted(Exception):
-    pass
-
-
-class _StopAfter(MemoryReporter):
-    """Reports like a MemoryReporter, then fails right after epoch `epoch` was reported."""
-
-    def __init__(self, epoch: int) -> None:
-        super().__init__()
-        self.epoch = epoch
-
-    def report(self, metrics, checkpoint=None) -> None:
-        super().report(metrics, checkpoint)
-        if metrics["epoch"] == self.epoch:
-            raise _Interrupted
-
-
 @pytest.mark.parametrize("stop_at", [3, 4])
 def test_resume_reproduces_uninterrupted_run_exactly(small_config, stop_at: int) -> None:
     small_config.update(
@@ -119,8 +103,8 @@ def test_resume_reproduces_uninterrupted_run_exactly(small_config, stop_at: int)
     full = train_dsr(small_config)
     lrs = [r["lr/dsr/shared"] for r in full]
     assert len(set(lrs)) > 1 and lrs[0] == 1e-2  # the plateau rule's state matters on resume
-    first = _StopAfter(stop_at)
-    with pytest.raises(_Interrupted):
+    first = KilledAfter(stop_at)
+    with pytest.raises(RunKilled):
         train_dsr(small_config, first)
     # the last checkpoint is from epoch 2 (checkpoint_every 2) or 4; resume from it
     resumed = MemoryReporter(first.checkpoint)

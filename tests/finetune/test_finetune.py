@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.interruptions import KilledAfter, RunKilled
 from trainables.finetune import (
     FINETUNE_GROUPS,
     FinetuneNet,
@@ -76,33 +77,14 @@ def test_unfrozen_layers_keep_the_pretrained_weights_until_their_epoch() -> None
     assert [r["lr/body/layer2"] for r in reports] == [0.0, 1e-2, 1e-2, 1e-2]
     assert [r["lr/body/layer3"] for r in reports] == [1e-2] * 4
     # the first epoch trains only body.layer3 and head
-    reporter = MemoryReporter()
-    with pytest.raises(_Stop):
-        train_finetune({**config, "checkpoint_every": 1}, _StopAfter(1, reporter))
-    weights = reporter.checkpoint["model"]
+    broken = KilledAfter(1)
+    with pytest.raises(RunKilled):
+        train_finetune({**config, "checkpoint_every": 1}, broken)
+    weights = broken.checkpoint["model"]
     body = pretrained_body(64, 5, 0)
     assert torch.equal(weights["body.layer1.0.weight"], body["layer1.0.weight"])
     assert torch.equal(weights["body.layer2.0.bias"], body["layer2.0.bias"])
     assert not torch.equal(weights["body.layer3.0.weight"], body["layer3.0.weight"])
-
-
-class _StopAfter:
-    """Passes reports on to `inner`, then stops the run after `epoch` (as a killed worker)."""
-
-    def __init__(self, epoch: int, inner: MemoryReporter) -> None:
-        self.epoch, self.inner = epoch, inner
-
-    def report(self, metrics, checkpoint=None) -> None:
-        self.inner.report(metrics, checkpoint)
-        if metrics["epoch"] == self.epoch:
-            raise _Stop
-
-    def load_checkpoint(self):
-        return self.inner.load_checkpoint()
-
-
-class _Stop(Exception):
-    pass
 
 
 def test_resume_mid_unfreezing_gives_the_uninterrupted_run() -> None:
@@ -115,10 +97,10 @@ def test_resume_mid_unfreezing_gives_the_uninterrupted_run() -> None:
         **FAST,
     }
     whole = train_finetune(config)
-    reporter = MemoryReporter()
-    with pytest.raises(_Stop):
-        train_finetune(config, _StopAfter(3, reporter))  # checkpoint at 2, killed after 3
-    resumed = train_finetune(config, reporter)
+    broken = KilledAfter(3)
+    with pytest.raises(RunKilled):
+        train_finetune(config, broken)  # checkpoint at 2, killed after 3
+    resumed = train_finetune(config, MemoryReporter(broken.checkpoint))
     assert [r["epoch"] for r in resumed] == [3, 4]
     assert resumed == whole[2:]
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# Distinct base rates per group, so a schedule that wrote one absolute lr everywhere would fail.
+HIER = {
+    "encoder": {"shared": {"lr": 1e-4}, "subjects": {"lr": 1e-2}},
+    "decoder": {"shared": {"lr": 3e-3}},
+    "dsr": {"shared": {"lr": 7e-4}, "subjects": {"lr": 2e-2}},
+}
+BASE = {"encoder.shared": 1e-4, "encoder.subjects": 1e-2, "decoder.shared": 3e-3}
+BASE |= {"dsr.shared": 7e-4, "dsr.subjects": 2e-2}
+
 
 class SeedModel(nn.Module):
     """Encoder (shared map + subject codes), shared decoder, DSR (shared map + subject vectors)."""

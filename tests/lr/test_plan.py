@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.lr.helpers import make_model, train_epoch
+from tests.lr.helpers import BASE, HIER, make_model, train_epoch
 from trainables.lr import SCHEDULES, SEED_GROUPS, TunerError, build_lr_plan, schedule_problems
 
-HIER = {
-    "encoder": {"shared": {"lr": 1e-4}, "subjects": {"lr": 1e-2}},
-    "decoder": {"shared": {"lr": 3e-3}},
-    "dsr": {"shared": {"lr": 7e-4}, "subjects": {"lr": 2e-2}},
-}
-BASE = {"encoder.shared": 1e-4, "encoder.subjects": 1e-2, "decoder.shared": 3e-3}
-BASE |= {"dsr.shared": 7e-4, "dsr.subjects": 2e-2}
 SEED_EXAMPLES = {
     "MultiStepLR": {"milestones": [0.2, 0.5, 0.8], "gamma": 0.3},
     "StepLR": {"step_size": 3, "gamma": 0.5},

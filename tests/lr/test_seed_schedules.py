@@ -7,18 +7,10 @@ import math
 import pytest
 import torch
 
-from tests.lr.helpers import make_model
+from tests.lr.helpers import BASE, HIER, make_model
 from trainables.lr import SEED_GROUPS, build_lr_plan
 from trainables.lr.schedules.seed import milestone_epochs
 
-# Distinct base rates per group, so a schedule that wrote one absolute lr everywhere would fail.
-HIER = {
-    "encoder": {"shared": {"lr": 1e-4}, "subjects": {"lr": 1e-2}},
-    "decoder": {"shared": {"lr": 3e-3}},
-    "dsr": {"shared": {"lr": 7e-4}, "subjects": {"lr": 2e-2}},
-}
-BASE = {"encoder.shared": 1e-4, "encoder.subjects": 1e-2, "decoder.shared": 3e-3}
-BASE |= {"dsr.shared": 7e-4, "dsr.subjects": 2e-2}
 LOSSES = [5, 4, 4, 4, 4, 3.9999, 4, 4, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]
 LOSSES += [1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5]
 
