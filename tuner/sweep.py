@@ -21,6 +21,7 @@ from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.progress import ProgressCallback
 from tuner.recovery import close_orphans, ray_trials_of, stop_on_divergence, was_interrupted
+from tuner.resumable import resumable_trainable
 from tuner.samplers import build_sampler
 from tuner.searcher import FAIL_REASON, BudgetAwareOptunaSearch, NonFiniteStopper
 from tuner.state_backup import StateBackup, repair_state
@@ -57,11 +58,14 @@ def trial_dirname(trial: Any) -> str:
 
 def ray_trainable(space: Any) -> Any:
     """The space's Ray trainable, with the per-trial resources of the space file; a diverged
-    trial ends FAIL without retries (`tuner.recovery.stop_on_divergence`)."""
+    trial ends FAIL without retries (`tuner.recovery.stop_on_divergence`); a trial whose
+    checkpoint Ray names was rotated out resumes from its newest intact one
+    (`tuner.resumable`)."""
     entry = space.resolve_trainable()
     function = entry if callable(entry) else entry.function
     resources = {"cpu": space.resources.cpu, "gpu": space.resources.gpu}
-    return tune.with_resources(stop_on_divergence(function, space.metric), resources)
+    trainable = resumable_trainable(stop_on_divergence(function, space.metric))
+    return tune.with_resources(trainable, resources)
 
 
 def build_scheduler(space: Any) -> TrialScheduler:
