@@ -12,9 +12,10 @@ import pytest
 import ray
 from optuna.trial import TrialState
 
+from tests.tuner.killed_snapshot import as_killed_before_a_snapshot, trial_folder
 from tests.tuner.spaces import ray_curves, toy_space
 from tests.tuner.toy import score
-from tuner.api import run_space
+from tuner.api import resume, run_space
 from tuner.cli import BAD_INPUT, FAILURE, OK, main
 from tuner.experiment import load_experiment
 from tuner.recovery import close_orphans
@@ -188,3 +189,138 @@ def test_a_sweep_keeps_an_intact_copy_of_rays_state(
     copies = state_files(outcome.experiment.dir / BACKUP)
     assert [p.name for p in copies] == [p.name for p in state_files(outcome.experiment.dir)]
     assert len(copies) == 3 and all(intact(p) for p in copies)
+
+
+def _rotation_sweep(tmp_path: Path, results_dir: Path, name: str, log: Path) -> Path:
+    """A finished one-trial sweep of the checkpointing toy: six epochs, all six checkpoints."""
+    path = toy_space(
+        tmp_path,
+        results_dir,
+        name=name,
+        trainable=TOY,
+        num_samples=1,
+        asha=None,
+        checkpoint_every=1,
+        keep_checkpoints=6,
+        fixed={"attempts_dir": str(log)},
+        searcher={"name": "random", "seed": 2},
+    )
+    return run_space(path).experiment.dir
+
+
+def _marked(trial_dir: Path) -> dict[str, tuple[int, int]]:
+    """Each checkpoint folder: (its marker's training_iteration, the epoch its state holds)."""
+    import json
+
+    import torch
+
+    from trainables.reporting import CHECKPOINT_FILE
+    from tuner.resumable import MARKER
+
+    return {
+        folder.name: (
+            json.loads((folder / MARKER).read_text())["training_iteration"],
+            torch.load(folder / CHECKPOINT_FILE, weights_only=True)["epoch"],
+        )
+        for folder in sorted(trial_dir.glob("checkpoint_*"))
+    }
+
+
+def test_every_checkpoint_carries_its_training_iteration(
+    ray_local: None, tmp_path: Path, results_dir: Path
+) -> None:
+    (tmp_path / "attempts").mkdir()
+    exp_dir = _rotation_sweep(tmp_path, results_dir, "marked", tmp_path / "attempts")
+    assert _marked(trial_folder(exp_dir)) == {
+        f"checkpoint_{i:06d}": (i + 1, i + 1) for i in range(6)
+    }
+
+
+def test_newest_intact_checkpoint_is_the_highest_marked_iteration(tmp_path: Path) -> None:
+    """Not the highest folder index (Ray numbers on from its snapshot after a restore); folders
+    without a marker (incomplete, or written before markers) and placeholders never count."""
+    import pyarrow.fs
+    from ray.train import Checkpoint
+
+    from tuner.resumable import PLACEHOLDER, newest_intact, usable, write_marker
+
+    fs = pyarrow.fs.LocalFileSystem()
+    for index, iteration in ((2, 5), (3, 6), (4, 4), (5, None), (7, None)):
+        folder = tmp_path / f"checkpoint_{index:06d}"
+        folder.mkdir()
+        if iteration is not None:
+            write_marker(Checkpoint(str(folder), filesystem=fs), iteration, 1.5 * iteration)
+    (tmp_path / "checkpoint_000007" / PLACEHOLDER).write_bytes(b"")
+    (tmp_path / "checkpoint_000009").write_text("not a folder")
+    folder, marker = newest_intact(fs, str(tmp_path))
+    assert (Path(folder).name, marker) == (
+        "checkpoint_000003",
+        {"training_iteration": 6, "time_total_s": 9.0},
+    )
+    checkpoint = {
+        i: Checkpoint(str(tmp_path / f"checkpoint_{i:06d}"), filesystem=fs) for i in (1, 5, 7)
+    }
+    assert [usable(checkpoint[i]) for i in (1, 5, 7)] == [False, True, False]
+    assert newest_intact(fs, str(tmp_path / "nothing")) is None
+
+
+def test_a_driver_killed_after_rotation_resumes_from_the_newest_intact_checkpoint(
+    ray_local: None, tmp_path: Path, results_dir: Path
+) -> None:
+    """Ray's last snapshot names checkpoint 1 (epoch 2); the trial checkpointed on to epoch 4 and
+    rotation (keep 2) deleted checkpoints 0 and 1 before the driver died. Resume goes on after
+    epoch 4 from checkpoint 3, not from epoch 1 or 3, and the record ends COMPLETE."""
+    log = tmp_path / "attempts"
+    log.mkdir()
+    exp_dir = _rotation_sweep(tmp_path, results_dir, "rotated", log)
+    ray_id = as_killed_before_a_snapshot(exp_dir, "checkpoint_000001", epochs=4, keep=2)
+    folder = trial_folder(exp_dir)
+    assert sorted(p.name for p in folder.glob("checkpoint_*")) == [
+        "checkpoint_000002",
+        "checkpoint_000003",
+    ]
+    (record,) = load_experiment(exp_dir).load_study().trials
+    x = record.params["x"]
+    assert record.state == TrialState.RUNNING and sorted(record.intermediate_values) == [1, 2, 3, 4]
+    (log / f"{x!r}.txt").write_text("1\n")
+
+    (record,) = resume(exp_dir).experiment.load_study().trials
+    assert record.state == TrialState.COMPLETE, record.user_attrs
+    assert record.value == pytest.approx(score(x, 6), rel=1e-12)
+    assert record.intermediate_values == {
+        epoch: pytest.approx(score(x, epoch), rel=1e-12) for epoch in range(1, 7)
+    }
+    assert attempts(log, x) == [1, 5]  # went on after epoch 4, from checkpoint_000003
+    rows = ray_curves(exp_dir)[ray_id]
+    assert [(r["start"], r["epoch"], r["training_iteration"]) for r in rows if r["start"] > 1] == [
+        (5, 5, 5),
+        (5, 6, 6),
+    ]
+    # Ray numbered on from its snapshot (2, 3) and rotated its placeholder for checkpoint 1 out;
+    # each folder's marker matches the state it holds
+    assert _marked(folder) == {"checkpoint_000002": (5, 5), "checkpoint_000003": (6, 6)}
+
+
+def test_a_rotated_out_checkpoint_without_a_marked_one_left_fails_with_rays_reason(
+    ray_local: None, tmp_path: Path, results_dir: Path
+) -> None:
+    """Checkpoints without markers (e.g. from before markers existed) are not trusted: Ray's
+    own error ends the trial, recorded FAIL with its reason."""
+    from tuner.resumable import MARKER
+
+    log = tmp_path / "attempts"
+    log.mkdir()
+    exp_dir = _rotation_sweep(tmp_path, results_dir, "unmarked", log)
+    as_killed_before_a_snapshot(exp_dir, "checkpoint_000001", epochs=4, keep=2)
+    folder = trial_folder(exp_dir)
+    for marker in folder.glob(f"checkpoint_*/{MARKER}"):
+        marker.unlink()
+
+    outcome = resume(exp_dir)
+    (record,) = outcome.experiment.load_study().trials
+    assert record.state == TrialState.FAIL
+    assert record.user_attrs[FAIL_REASON].startswith("the trainable raised an error")
+    assert sorted(record.intermediate_values) == [1, 2, 3, 4]
+    error = (folder / "error.txt").read_text()
+    assert "Could not recover from checkpoint as it does not exist on storage anymore" in error
+    assert attempts(log, record.params["x"]) == [1]  # never started again
