@@ -98,7 +98,9 @@ def _check_finished(exp_dir: Path, kept: dict[int, tuple] | None = None) -> None
 
     ray_trials = {t.trial_id: t for t in ExperimentAnalysis(str(exp_dir)).trials}
     assert len(ray_trials) == N_SAMPLES
-    assert {t.status for t in ray_trials.values()} <= {"TERMINATED", "ERROR"}
+    # none ERROR: the toy never raises, and a trial whose checkpoint named in Ray's last
+    # snapshot was rotated out goes on from its newest intact one (`tuner.resumable`)
+    assert {t.status for t in ray_trials.values()} == {"TERMINATED"}
     study = load_experiment(exp_dir).load_study()
     records = Counter(t.user_attrs.get(RAY_TRIAL_ID) for t in study.trials)
     assert all(records[trial_id] == 1 for trial_id in ray_trials), records
@@ -117,15 +119,8 @@ def _check_finished(exp_dir: Path, kept: dict[int, tuple] | None = None) -> None
             assert record.user_attrs[FAIL_REASON].startswith("created but never run")
             continue
         last = ray_trial.last_result
-        # ERROR: Ray could not go on (e.g. the checkpoint its last snapshot names was already
-        # rotated out by keep_checkpoints when the driver died): the record says FAIL, why too
-        expected = (
-            TrialState.FAIL if ray_trial.status == "ERROR" else final_state(last, "score", N_EPOCHS)
-        )
-        assert record.state == expected, (record.number, ray_trial.status)
-        if ray_trial.status == "ERROR":
-            assert record.user_attrs[FAIL_REASON].startswith("the trainable raised an error")
-            continue
+        assert record.state == final_state(last, "score", N_EPOCHS), record.number
+        assert record.state != TrialState.FAIL, record.user_attrs.get(FAIL_REASON)
         assert max(record.intermediate_values) == last["training_iteration"]
         assert record.intermediate_values[last["training_iteration"]] == last["score"]
     frame = pd.read_csv(exp_dir / "trials.csv")
