@@ -1,8 +1,8 @@
 """Turn a finished one-trial toy sweep into what a driver SIGKILLed mid-sweep leaves behind.
 
 Ray snapshots its experiment state now and then, while the trial goes on checkpointing and
-rotating (`keep_checkpoints`) and Optuna's journal is written live. `as_killed_before_a_snapshot`
-rewrites the sweep's own files (Ray's state, the searcher's saved state, the Optuna journal, the
+rotating (`keep_checkpoints`) and Optuna's storage is written live. `as_killed_before_a_snapshot`
+rewrites the sweep's own files (Ray's state, the searcher's saved state, the Optuna storage, the
 trial's `result.json` and checkpoints) into exactly that state, deterministically.
 """
 
@@ -68,16 +68,7 @@ def as_killed_before_a_snapshot(exp_dir: Path, named: str, epochs: int, keep: in
     state["trial_data"] = [[json.dumps(trial, indent=2), metadata.get_json_state()]]
     state_file.write_text(json.dumps(state, indent=2))
 
-    journal = exp_dir / "optuna.journal"
-    kept = []
-    for line in journal.read_text().splitlines():
-        op = json.loads(line)
-        if op["op_code"] == _SET_STATE:
-            continue
-        if op["op_code"] == _SET_INTERMEDIATE and op["step"] > epochs:
-            continue
-        kept.append(line + "\n")
-    journal.write_text("".join(kept))
+    _truncate_optuna_record(exp_dir, epochs)
 
     (searcher_file,) = exp_dir.glob("searcher-state-*.pkl")
     searcher = pickle.loads(searcher_file.read_bytes())
@@ -88,3 +79,26 @@ def as_killed_before_a_snapshot(exp_dir: Path, named: str, epochs: int, keep: in
         del values[step]
     searcher_file.write_bytes(pickle.dumps(searcher))
     return row["trial_id"]
+
+
+def _truncate_optuna_record(exp_dir: Path, epochs: int) -> None:
+    """The study's one record back to RUNNING with the values of epochs 1..`epochs` only, in
+    the folder's Optuna storage (a journal file, or an SQLite file)."""
+    journal, sqlite = exp_dir / "optuna.journal", exp_dir / "optuna.db"
+    if journal.is_file():
+        kept = []
+        for line in journal.read_text().splitlines():
+            op = json.loads(line)
+            if op["op_code"] == _SET_STATE:
+                continue
+            if op["op_code"] == _SET_INTERMEDIATE and op["step"] > epochs:
+                continue
+            kept.append(line + "\n")
+        journal.write_text("".join(kept))
+        return
+    import sqlite3
+
+    with sqlite3.connect(sqlite) as db:
+        db.execute("UPDATE trials SET state = 'RUNNING', datetime_complete = NULL")
+        db.execute("DELETE FROM trial_values")
+        db.execute("DELETE FROM trial_intermediate_values WHERE step > ?", (epochs,))
