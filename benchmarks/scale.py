@@ -1,10 +1,10 @@
 """Scale: bookkeeping per trial over 1,000 trials of a trivial trainable, and TPE suggestion time.
 
-1. Runs the sweep of `benchmarks.load_500` (trivial trainable, 2 epochs, TPE on SQLite, actor
-   reuse) with 1,000 trials; bookkeeping per trial = (wall time - Ray start and shutdown) /
-   trials - the trainables' own time / (trials x concurrency).
+1. Runs the sweep of `benchmarks.load_500` (trivial trainable, 2 epochs, TPE on the journal
+   storage, actor reuse) with 1,000 trials; bookkeeping per trial = (wall time - Ray start
+   and shutdown) / trials - the trainables' own time / (trials x concurrency).
 2. Times `study.ask()` plus the space's define function (the sampler's work happens there) on a
-   SQLite study already holding 10 and 1,000 finished trials, for the trivial space and for
+   journal-storage study already holding 10 and 1,000 finished trials, for the trivial space and for
    `examples/dsr_full.yaml` (19 parameters, conditional schedule branches).
 
     python -m benchmarks.scale            # 1,000 trials
@@ -24,6 +24,7 @@ from typing import Any
 
 from benchmarks._common import ROOT, header, ray_environment, write_section
 from benchmarks.load_500 import TRIVIAL, run_load
+from tuner.storage import open_storage
 
 TITLE = "Scale: 1,000 trials of a trivial trainable"
 
@@ -114,10 +115,9 @@ def suggestion_times(folder: Path, sizes: tuple[int, ...]) -> dict[str, dict[int
         ("trivial (1 parameter)", trivial_define, 2),
         ("examples/dsr_full.yaml", dsr_full_define(), 5),
     ):
-        storage = f"sqlite:///{folder / (name.split()[0].replace('/', '_') + '.db')}"
-        study = optuna.create_study(
-            study_name="scale", storage=storage, sampler=optuna.samplers.TPESampler(seed=0)
-        )
+        storage = open_storage(str(folder / (name.split()[0].replace("/", "_") + ".journal")))
+        sampler = optuna.samplers.TPESampler(seed=0)
+        study = optuna.create_study(study_name="scale", storage=storage, sampler=sampler)
         out[name] = {}
         for size in sizes:
             fill(study, define, size, epochs)
@@ -170,12 +170,12 @@ def main(argv: list[str] | None = None) -> int:
             TITLE,
             f"{header('benchmarks.scale', [a for a in argv if a != '--write'])}"
             f"- Sweep: `{TRIVIAL}` (2 epochs, one report each, no work), `python -m tuner`'s "
-            f"own Tuner (`tuner.api.run_space`: actor reuse, TPE on SQLite, FIFO), "
+            f"own Tuner (`tuner.api.run_space`: actor reuse, TPE on the journal storage, FIFO), "
             f"{args.per_cpu} trials per CPU. Bookkeeping per trial = (wall time - one Ray start "
             "and shutdown) / trials - trainables' time / (trials x concurrency).\n"
             "- Suggestion: median of 7 `study.ask()` + define calls with a seeded TPESampler on "
-            "a SQLite study holding that many finished trials (random configs, intermediate "
-            "values per epoch).\n\n"
+            "a journal-storage study holding that many finished trials (random configs, "
+            "intermediate values per epoch).\n\n"
             f"{table}\n",
         )
     return 0

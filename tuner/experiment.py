@@ -5,8 +5,8 @@
 with a new sweep: `resume` it, or choose another name), copies the space file into it verbatim
 and writes `experiment.json` (study name, storage URL, metric, mode, max_t and the
 command-line overrides), which is all `resume`, `best` and the exports need. The default
-storage, `optuna.db` in the folder, is recorded as null and found relative to the folder, so a
-copied or moved results folder still answers `best`.
+storage, the journal `optuna.journal` in the folder (`tuner.storage`), is recorded as null and
+found relative to the folder, so a copied or moved results folder still answers `best`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import optuna
 
 from trainables.lr.errors import ConfigError, Problem
+from tuner.storage import default_storage, open_storage
 
 RECORD = "experiment.json"
 SPACE_COPY = "space.yaml"
@@ -49,7 +50,8 @@ class Experiment:
 
     def load_study(self) -> optuna.Study:
         """The experiment's Optuna study (needs no running Ray)."""
-        return optuna.load_study(study_name=self.study_name, storage=self.optuna_storage)
+        storage = open_storage(self.optuna_storage)
+        return optuna.load_study(study_name=self.study_name, storage=storage)
 
 
 def experiment_dir(storage_path: str | Path, name: str) -> Path:
@@ -90,11 +92,6 @@ def taken_problem(exp_dir: Path) -> Problem:
     )
 
 
-def default_storage(exp_dir: Path) -> str:
-    """The default Optuna storage: a SQLite file inside the experiment folder."""
-    return f"sqlite:///{(exp_dir / 'optuna.db').resolve()}"
-
-
 def create_experiment(
     source: Path,
     *,
@@ -123,7 +120,7 @@ def create_experiment(
         overrides=dict(overrides or {}),
     )
     record = {k: v for k, v in asdict(experiment).items() if k != "dir"}
-    record["optuna_storage"] = optuna_storage  # null: the folder's own optuna.db, wherever it is
+    record["optuna_storage"] = optuna_storage  # null: the folder's own journal, wherever it is
     (exp_dir / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return experiment
 

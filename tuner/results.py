@@ -7,8 +7,8 @@
     results.best_configs(3)              # top 3 configs in the seed format, ready to paste
     compare(["results/a", "results/b"])  # the trials of several sweeps in one table
 
-Everything is read from the folder: the Optuna storage (`optuna.db`, found relative to the folder,
-so a copy from a cluster works), Ray's per-trial logs and the space file. No Ray is started.
+Everything is read from the folder: the Optuna storage (`optuna.journal`, found relative to the
+folder, so a copy from a cluster works), Ray's per-trial logs and the space file. No Ray is started.
 """
 
 from __future__ import annotations

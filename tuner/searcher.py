@@ -34,6 +34,8 @@ from ray.air.constants import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
+from tuner.storage import open_storage
+
 logger = logging.getLogger(__name__)
 
 Define = Callable[[optuna.Trial], dict[str, Any]]
@@ -97,7 +99,7 @@ class BudgetAwareOptunaSearch(OptunaSearch):
         storage: optuna.storages.BaseStorage | str,
     ) -> None:
         if isinstance(storage, str):
-            storage = optuna.storages.get_storage(storage)
+            storage = open_storage(storage)
         super().__init__(space=None, sampler=sampler, study_name=study_name, storage=storage)
         self._define = define
         self._max_t = max_t

@@ -93,7 +93,8 @@ def repair_state(exp_dir: Path) -> bool:
             return True
     raise TunerError(
         f"Ray's saved state in {exp_dir} is damaged (the driver stopped while writing it) "
-        "and no intact copy exists: the finished trials are still in optuna.db and the tables"
+        "and no intact copy exists: the finished trials are still in the Optuna study and the "
+        "tables"
     )
 
 

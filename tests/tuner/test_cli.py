@@ -93,7 +93,7 @@ def test_run_best_resume_cycle(
     experiment = load_experiment(exp_dir)
     assert experiment.space_file.read_text() == path.read_text()
     assert experiment.overrides == {"name": "cli", "num_samples": 4, "seed": 3}
-    assert experiment.optuna_storage == f"sqlite:///{exp_dir / 'optuna.db'}"
+    assert experiment.optuna_storage == str(exp_dir / "optuna.journal")
     study = experiment.load_study()
     assert len(study.trials) == 4
     done = sum(t.state == TrialState.COMPLETE for t in study.trials)
@@ -119,7 +119,7 @@ def test_run_best_resume_cycle(
     ]
     assert all(t.state != TrialState.RUNNING for t in after)
 
-    # a copied results folder answers `best` from its own optuna.db
+    # a copied results folder answers `best` from its own journal
     copy = shutil.copytree(exp_dir, tmp_path / "elsewhere" / "cli")
     shutil.rmtree(exp_dir)
     assert main(["best", str(copy), "--k", "2"]) == OK

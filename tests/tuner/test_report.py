@@ -23,6 +23,7 @@ from tuner.experiment import create_experiment
 from tuner.report import PLOTS, best_lr_table, importances_of, write_report
 from tuner.results import Results, load
 from tuner.searcher import CONFIG, RAY_TRIAL_ID
+from tuner.storage import open_storage
 
 GREY = (140, 140, 140)  # matplotlib "0.55": pruned trials
 RED = (214, 39, 40)  # tab:red: failed trials
@@ -147,7 +148,8 @@ def test_too_few_trials_give_placeholders_that_say_why(tmp_path: Path, results_d
     exp = create_experiment(
         space, name="few", storage_path=results_dir, metric="score", mode="min", max_t=2
     )
-    study = optuna.create_study(study_name=exp.study_name, storage=exp.optuna_storage)
+    storage = open_storage(exp.optuna_storage)
+    study = optuna.create_study(study_name=exp.study_name, storage=storage)
     add_trial(study, {"x": 0.3, "n_epochs": 2}, [1.0, 0.5], TrialState.COMPLETE)
     add_trial(study, {"x": 0.9, "n_epochs": 2}, [1.4], TrialState.PRUNED)
     paths = write_report(exp.dir)

@@ -146,7 +146,7 @@ print(json.dumps(out))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["ray"] is False
-    assert out["storage"] == f"sqlite:///{copy / 'optuna.db'}"
+    assert out["storage"] == str(copy / "optuna.journal")
     assert out["states"] == list(results.trials["state"])
     assert out["lr"] == results.trials["lr/dsr/subjects"].tolist()
     assert out["curves"] == results.curves["score"].tolist()
