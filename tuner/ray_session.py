@@ -8,6 +8,9 @@
   127.0.0.1. Ray reads `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER` once, when `ray` is first imported
   (DESIGN.md §6): `python -m tuner` sets it before that; `pin_loopback` sets it for the
   processes Ray starts and, for a driver that imported Ray earlier, updates Ray's constant too.
+  The local Ray starts without the autoscaler monitor (`without_autoscaler_monitor`): one node
+  has nothing to scale, and the monitor ignores SIGTERM, so `ray.shutdown()` waited a second for
+  it before killing it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
@@ -50,6 +54,28 @@ def pin_loopback() -> None:
 
 
 @contextmanager
+def without_autoscaler_monitor() -> Iterator[None]:
+    """A new local Ray started inside this block has no autoscaler monitor process.
+
+    `ray.init` has no argument for it; Ray's node parameters do (`RayParams.no_monitor`, what
+    `ray start --no-monitor` sets), so it is set on the parameters made inside the block.
+    """
+    from ray._private import parameter
+
+    original = parameter.RayParams.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.no_monitor = True
+
+    parameter.RayParams.__init__ = init
+    try:
+        yield
+    finally:
+        parameter.RayParams.__init__ = original
+
+
+@contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[RaySession]:
     """Ray for one sweep; shuts down only what it started.
 
@@ -67,13 +93,14 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         kind = "cluster"
     else:
         pin_loopback()
-        ray.init(
-            address="local",
-            include_dashboard=False,
-            num_cpus=num_cpus or os.cpu_count() or 1,
-            configure_logging=False,
-            log_to_driver=False,  # trial errors still reach the driver; worker chatter does not
-        )
+        with without_autoscaler_monitor():
+            ray.init(
+                address="local",
+                include_dashboard=False,
+                num_cpus=num_cpus or os.cpu_count() or 1,
+                configure_logging=False,
+                log_to_driver=False,  # trial errors still reach the driver; worker chatter not
+            )
         kind = "local"
     try:
         yield _describe(kind, target)

@@ -40,7 +40,8 @@ from tuner.ray_session import ray_session
 with ray_session() as session:
     nodes = [n["NodeManagerAddress"] for n in ray.nodes()]
     report = {"kind": session.kind, "ip": session.node_ip, "cpus": session.num_cpus,
-              "nodes": nodes, "running": ray.is_initialized()}
+              "nodes": nodes, "running": ray.is_initialized(),
+              "processes": sorted(ray._private.worker._global_node.all_processes)}
 report["after"] = ray.is_initialized()
 print(json.dumps(report))
 """
@@ -60,3 +61,4 @@ def test_local_ray_binds_loopback_even_when_ray_was_imported_first() -> None:
     assert report["kind"] == "local" and report["running"] and not report["after"]
     assert report["ip"] == "127.0.0.1" and report["nodes"] == ["127.0.0.1"]
     assert report["cpus"] == os.cpu_count()
+    assert "monitor" not in report["processes"] and "raylet" in report["processes"]
