@@ -25,6 +25,7 @@ from tuner.resumable import resumable_trainable
 from tuner.samplers import build_sampler
 from tuner.searcher import FAIL_REASON, BudgetAwareOptunaSearch, NonFiniteStopper
 from tuner.state_backup import StateBackup, repair_state
+from tuner.trainable_lookup import remembered_trainables
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +186,8 @@ def run_tuner(
     After Ctrl-C (Ray stops gracefully and saves its state) the outcome is `interrupted` and
     every record still open stays RUNNING for `resume`, which closes what nothing continues.
     """
-    trials = ray_trials_of(tuner.fit())
+    with remembered_trainables():
+        trials = ray_trials_of(tuner.fit())
     study = experiment.load_study()
     interrupted = was_interrupted(trials, num_samples, experiment.max_t)
     if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
