@@ -135,7 +135,10 @@ def resumable_trainable(function: Callable[[dict], Any]) -> type[FunctionTrainab
             if checkpoint is not None:  # persisted already, by the session's `report`
                 iteration = metrics.get(TRAINING_ITERATION, self._iteration + 1)
                 elapsed = self._time_total + (time.time() - start)
-                write_marker(checkpoint, int(iteration), elapsed)
+                try:
+                    write_marker(checkpoint, int(iteration), elapsed)
+                except OSError as error:  # the checkpoint stands; it just cannot be a fallback
+                    logger.warning("could not mark checkpoint %s: %s", checkpoint.path, error)
                 index = _index(posixpath.basename(checkpoint.path))
                 if index is not None:
                     _drop_stale_marker(checkpoint.filesystem, checkpoint.path, index + 1)

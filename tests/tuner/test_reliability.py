@@ -1,5 +1,6 @@
 """Failures on the session's local Ray: divergence, errors and retries, a sweep that only fails,
-existing experiments, an unwritable results root, and records nothing will continue."""
+existing experiments, an unwritable results root, records nothing will continue, and a driver
+killed after rotation deleted the checkpoint Ray's last snapshot names."""
 
 from __future__ import annotations
 
