@@ -29,14 +29,21 @@ UNFINISHED = frozenset({"PENDING", "RUNNING", "PAUSED"})
 
 
 def stop_on_divergence(function: Callable[[dict], Any], metric: str) -> Callable[[dict], Any]:
-    """`function` with `TrainingDiverged` turned into a final NaN report (not retried)."""
-    from trainables.reporting import TrainingDiverged
+    """`function` with `TrainingDiverged` turned into a final NaN report (not retried).
+
+    `TrainingDiverged` is imported only when the trainable raises: importing it imports torch,
+    which a trainable without torch should not pay for in every worker that unpickles it.
+    """
 
     @functools.wraps(function)
     def trainable(config: dict) -> Any:
         try:
             return function(config)
-        except TrainingDiverged as error:
+        except Exception as error:
+            from trainables.reporting import TrainingDiverged
+
+            if not isinstance(error, TrainingDiverged):
+                raise
             from ray import tune
 
             tune.report({metric: math.nan, DIVERGED: str(error) or type(error).__name__})
