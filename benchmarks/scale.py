@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -49,9 +50,28 @@ def ray_start_stop_seconds() -> float:
     return time.perf_counter() - start
 
 
+def trial_processes(exp_dir: Path) -> int:
+    """How many worker processes ran the trials (distinct `pid` in Ray's results)."""
+    pids = set()
+    for result_file in exp_dir.glob("*/result.json"):
+        for line in result_file.read_text().splitlines():
+            if line.strip():
+                pids.add(json.loads(line).get("pid"))
+    return len(pids)
+
+
+def workers_started() -> int:
+    """Worker processes the last local Ray session started (its `worker-*.out` logs)."""
+    logs = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray" / "session_latest"
+    return len(list((logs / "logs").glob("worker-*.out")))
+
+
 def bookkeeping(n: int, folder: Path, per_cpu: int) -> dict[str, Any]:
     """The load sweep's wall time, split into Ray start, trainables and per-trial bookkeeping."""
+    folder = folder / f"per_cpu_{per_cpu}"
+    folder.mkdir()
     report = run_load(n, folder, per_cpu)
+    started = workers_started()
     exp_dir = next(p for p in (folder / "results").iterdir() if p.is_dir())
     trained = trainable_seconds(exp_dir)
     ray_once = ray_start_stop_seconds()
@@ -59,6 +79,8 @@ def bookkeeping(n: int, folder: Path, per_cpu: int) -> dict[str, Any]:
     return {
         **report,
         "ray_start_stop_s": ray_once,
+        "trial_processes": trial_processes(exp_dir),
+        "workers_started": started,
         "trainable_s": trained,
         "per_trial_s": per_trial,
     }
@@ -125,14 +147,21 @@ def suggestion_times(folder: Path, sizes: tuple[int, ...]) -> dict[str, dict[int
     return out
 
 
-def to_markdown(b: dict[str, Any], s: dict[str, dict[int, float]]) -> str:
+def to_markdown(runs: list[dict[str, Any]], s: dict[str, dict[int, float]]) -> str:
     lines = [
-        "| trials | concurrent | recorded | wall time | Ray start + stop | trainables (sum) "
+        "| trials | trials per CPU | concurrent | recorded | wall time | Ray start + stop "
+        "| trainables (sum) | processes that ran trials | worker processes started "
         "| bookkeeping per trial |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        f"| {b['trials']} | {b['concurrency']} | {b['states'].get('COMPLETE', 0)} COMPLETE | "
-        f"{b['wall_s']:.1f} s | {b['ray_start_stop_s']:.1f} s | {b['trainable_s']:.1f} s | "
-        f"{1000 * b['per_trial_s']:.0f} ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for b in runs:
+        lines.append(
+            f"| {b['trials']} | {b['per_cpu']} | {b['concurrency']} | "
+            f"{b['states'].get('COMPLETE', 0)} COMPLETE | {b['wall_s']:.1f} s | "
+            f"{b['ray_start_stop_s']:.1f} s | {b['trainable_s']:.1f} s | "
+            f"{b['trial_processes']} | {b['workers_started']} | {1000 * b['per_trial_s']:.0f} ms |"
+        )
+    lines += [
         "",
         "| space | "
         + " | ".join(f"TPE ask + define at {n} trials" for n in next(iter(s.values())))
@@ -151,7 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 trials; sizes 10 and 100")
     parser.add_argument("--trials", type=int, default=1000)
-    parser.add_argument("--per-cpu", type=int, default=4, help="trials sharing one CPU")
+    parser.add_argument(
+        "--per-cpu",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[1, 4],
+        help="trials sharing one CPU, one sweep per value (default 1,4)",
+    )
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
     args = parser.parse_args(argv)
     n, sizes = (60, (10, 100)) if args.quick else (args.trials, (10, 1000))
@@ -160,10 +194,13 @@ def main(argv: list[str] | None = None) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as folder:
-        b = bookkeeping(n, Path(folder), args.per_cpu)
-        print(json.dumps({k: v for k, v in b.items() if k != "states"}), file=sys.stderr)
+        runs = []
+        for per_cpu in args.per_cpu:
+            b = {**bookkeeping(n, Path(folder), per_cpu), "per_cpu": per_cpu}
+            print(json.dumps({k: v for k, v in b.items() if k != "states"}), file=sys.stderr)
+            runs.append(b)
         s = suggestion_times(Path(folder), sizes)
-    table = to_markdown(b, s)
+    table = to_markdown(runs, s)
     print(table)
     if args.write:
         write_section(
@@ -171,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{header('benchmarks.scale', [a for a in argv if a != '--write'])}"
             f"- Sweep: `{TRIVIAL}` (2 epochs, one report each, no work), `python -m tuner`'s "
             f"own Tuner (`tuner.api.run_space`: actor reuse, TPE on the journal storage, FIFO), "
-            f"{args.per_cpu} trials per CPU. Bookkeeping per trial = (wall time - one Ray start "
-            "and shutdown) / trials - trainables' time / (trials x concurrency).\n"
+            f"{' and '.join(map(str, args.per_cpu))} trials per CPU (one sweep each). Bookkeeping "
+            "per trial = (wall time - one Ray start and shutdown) / trials - trainables' time / "
+            "(trials x concurrency).\n"
             "- Suggestion: median of 7 `study.ask()` + define calls with a seeded TPESampler on "
             "a journal-storage study holding that many finished trials (random configs, "
             "intermediate values per epoch).\n\n"

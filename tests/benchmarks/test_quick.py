@@ -65,7 +65,8 @@ def test_search_efficiency_quick() -> None:
 @pytest.mark.slow
 def test_scale_quick() -> None:
     out = run_quick("benchmarks.scale")
-    sweep = next(line for line in out.splitlines() if line.startswith("| 60 |"))
-    assert "60 COMPLETE" in sweep
+    sweeps = [line for line in out.splitlines() if line.startswith("| 60 |")]
+    assert [line.split("|")[2].strip() for line in sweeps] == ["1", "4"]  # trials per CPU
+    assert all("60 COMPLETE" in line for line in sweeps)
     spaces = [line for line in out.splitlines() if line.startswith(("| trivial", "| examples"))]
     assert len(spaces) == 2 and all(len(numbers(s)) == 2 for s in spaces)
