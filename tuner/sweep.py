@@ -17,6 +17,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from tuner._ray_loggers import result_loggers
+from tuner.actor_reuse import actors_kept_while_starting
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.progress import ProgressCallback
@@ -186,7 +187,7 @@ def run_tuner(
     After Ctrl-C (Ray stops gracefully and saves its state) the outcome is `interrupted` and
     every record still open stays RUNNING for `resume`, which closes what nothing continues.
     """
-    with remembered_trainables():
+    with remembered_trainables(), actors_kept_while_starting():
         trials = ray_trials_of(tuner.fit())
     study = experiment.load_study()
     interrupted = was_interrupted(trials, num_samples, experiment.max_t)
