@@ -16,7 +16,7 @@ _STORAGE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SearcherSettings(_Settings):
