@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 2 bad input (every problem listed with file and dotted path; Ray is never
 started for a bad file), 1 failure (the sweep could not run, or no trial ran the full budget),
-130 interrupted (Ctrl-C: Ray stopped gracefully, its state is saved, `resume` continues).
+130 interrupted (Ctrl-C: Ray stopped gracefully, its state is saved, `resume` continues; a
+second Ctrl-C skips that final save and `resume` continues from Ray's last periodic snapshot).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
@@ -134,28 +135,56 @@ def _announce(session: Any, experiment: Any) -> None:
     )
 
 
+def _sweep(start: Callable[[Callable[..., None]], Any]) -> int:
+    """Run a sweep (`start(announce)`) and finish it; a second Ctrl-C (Ray's handler gives
+    SIGINT back to Python after the first) arrives here as KeyboardInterrupt, before the final
+    save: the resume command is printed all the same once Ray has saved some state."""
+    from tuner.state_backup import state_files
+
+    announced: list[Any] = []
+
+    def announce(session: Any, experiment: Any) -> None:
+        announced.append(experiment)
+        _announce(session, experiment)
+
+    try:
+        outcome = start(announce)
+    except KeyboardInterrupt:
+        if not announced or not state_files(announced[-1].dir):
+            raise
+        command = f"python -m tuner resume {announced[-1].dir}"
+        print(
+            f"\ninterrupted before the final save; continue from Ray's last saved state "
+            f"with: {command}",
+            flush=True,
+        )
+        return INTERRUPTED
+    return _finish(outcome)
+
+
 def _run(args: argparse.Namespace) -> int:
     from tuner.api import run_space
 
     _quiet_ray_and_optuna()
-    outcome = run_space(
-        args.file,
-        announce=_announce,
-        name=args.name,
-        num_samples=args.num_samples,
-        address=args.address,
-        storage_path=args.storage_path,
-        seed=args.seed,
-        resume_existing=args.resume,
+    return _sweep(
+        lambda announce: run_space(
+            args.file,
+            announce=announce,
+            name=args.name,
+            num_samples=args.num_samples,
+            address=args.address,
+            storage_path=args.storage_path,
+            seed=args.seed,
+            resume_existing=args.resume,
+        )
     )
-    return _finish(outcome)
 
 
 def _resume(args: argparse.Namespace) -> int:
     from tuner.api import resume
 
     _quiet_ray_and_optuna()
-    return _finish(resume(args.dir, address=args.address, announce=_announce))
+    return _sweep(lambda announce: resume(args.dir, address=args.address, announce=announce))
 
 
 def _best(args: argparse.Namespace) -> int:

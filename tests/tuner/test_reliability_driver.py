@@ -1,4 +1,4 @@
-"""The driver stops mid-sweep: SIGKILL, or Ctrl-C once; `python -m tuner resume` finishes it.
+"""The driver stops mid-sweep: SIGKILL, Ctrl-C once or twice; `python -m tuner resume` finishes it.
 
 Each driver is a real `python -m tuner` process with its own local Ray (its own RAY_TMPDIR);
 whatever Ray process it leaves behind is found by that folder and ended by pid.
@@ -37,6 +37,7 @@ from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID, final_state
 N_SAMPLES, N_EPOCHS = 8, 6
 _ASHA = {"grace_period": 2, "reduction_factor": 2}
 _ENDED = re.compile(r"trial (\w+) (?:completed|pruned|failed) at epoch")
+_STOPPING = "Stop signal received"  # Ray Tune's warning on the first SIGINT
 
 
 def _space(
@@ -74,6 +75,16 @@ def _resume(exp_dir: Path) -> subprocess.CompletedProcess:
         )
     finally:
         discard(tmpdir)
+
+
+def _left_running(tmpdir: str, timeout: float) -> list[int]:
+    """The driver's Ray processes still alive after up to `timeout` s (Ray's processes die with
+    the driver, its workers once they notice their raylet gone)."""
+    try:
+        wait_until(lambda: not ray_pids(tmpdir), timeout, "the driver's Ray processes to exit")
+    except TimeoutError:
+        pass
+    return ray_pids(tmpdir)
 
 
 def _records(exp_dir: Path) -> dict[int, tuple]:
@@ -237,3 +248,45 @@ def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir
             assert last - 1 <= start - 1 <= last, (trial_id, last, start)
             restarted.add(trial_id)
     assert midway <= restarted  # each went on from its checkpoint, not from epoch 1
+
+
+@pytest.mark.slow
+def test_second_ctrl_c_skips_the_final_save_and_resume_finishes(
+    tmp_path: Path, results_dir: Path
+) -> None:
+    # a terminal's Ctrl-C goes to the whole process group (Ray's own processes block SIGINT)
+    path, attempts_log = _space(tmp_path, results_dir, "ctrlc2", sleep=0.6, asha=None)
+    exp_dir = results_dir / "ctrlc2"
+    tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
+    driver = start_cli(["run", str(path)], tmpdir, out)
+    try:
+        wait_until(lambda: len(_ended(out)) >= 2 and _midway(exp_dir, out), 180, "a trial midway")
+        os.killpg(driver.pid, signal.SIGINT)
+        # Ray's handler prints this as it starts to stop the trials and save its state
+        wait_until(lambda: _STOPPING in out.read_text(), 30, "Ray to start stopping")
+        os.killpg(driver.pid, signal.SIGINT)
+        code = driver.wait(timeout=60)
+        left = _left_running(tmpdir, 30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        discard(tmpdir)
+    text = out.read_text()
+    assert code == 130, text[-3000:]
+    assert left == [], f"Ray processes left after the driver exited: {left}"
+    assert "Traceback" not in text, text[-3000:]
+    assert "interrupted: state saved" not in text  # the final save was skipped
+    command = f"python -m tuner resume {exp_dir}"
+    assert f"before the final save; continue from Ray's last saved state with: {command}" in text
+    assert len(_ended(out)) < N_SAMPLES
+    kept = _records(exp_dir)
+
+    resumed = _resume(exp_dir)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "Traceback" not in resumed.stdout
+    _check_finished(exp_dir, kept)
+    attempts = _attempts(exp_dir, attempts_log)
+    assert any(len(a) > 1 for a in attempts.values()), "no trial was interrupted"
+    for runs in attempts.values():
+        assert runs == sorted(runs) and runs[0] == 1
