@@ -251,9 +251,7 @@ def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir
 
 
 @pytest.mark.slow
-def test_second_ctrl_c_skips_the_final_save_and_resume_finishes(
-    tmp_path: Path, results_dir: Path
-) -> None:
+def test_second_ctrl_c_exits_at_once_and_resume_finishes(tmp_path: Path, results_dir: Path) -> None:
     # a terminal's Ctrl-C goes to the whole process group (Ray's own processes block SIGINT)
     path, attempts_log = _space(tmp_path, results_dir, "ctrlc2", sleep=0.6, asha=None)
     exp_dir = results_dir / "ctrlc2"
