@@ -13,6 +13,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,16 @@ def _records(exp_dir: Path) -> dict[int, tuple]:
         for t in study.trials
         if t.state != TrialState.RUNNING
     }
+
+
+def _resumed(exp_dir: Path, attempts_log: Path, kept: dict[int, tuple] | None = None) -> dict:
+    """Run `python -m tuner resume` on `exp_dir`, check it finished the sweep completely
+    (`_check_finished`), and return every trial's attempts."""
+    resumed = _resume(exp_dir)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "Traceback" not in resumed.stdout
+    _check_finished(exp_dir, kept)
+    return _attempts(exp_dir, attempts_log)
 
 
 def _check_finished(exp_dir: Path, kept: dict[int, tuple] | None = None) -> None:
@@ -189,13 +202,7 @@ def test_sigkilled_driver_resumes_to_a_complete_record(tmp_path: Path, results_d
     assert ray_pids(tmpdir) == []
     discard(tmpdir)
     assert running, "the sweep ended before the driver was killed"
-    kept = _records(exp_dir)
-
-    resumed = _resume(exp_dir)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert "Traceback" not in resumed.stdout
-    _check_finished(exp_dir, kept)
-    attempts = _attempts(exp_dir, attempts_log)
+    attempts = _resumed(exp_dir, attempts_log, _records(exp_dir))
     for trial_id in ended_early:  # ended before Ray's last snapshot: never run again
         assert attempts[trial_id] == [1], trial_id
     assert any(len(a) > 1 for a in attempts.values()), "no trial was interrupted"
@@ -203,22 +210,42 @@ def test_sigkilled_driver_resumes_to_a_complete_record(tmp_path: Path, results_d
         assert runs == sorted(runs) and runs[0] == 1
 
 
-@pytest.mark.slow
-def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir: Path) -> None:
+@dataclass(frozen=True)
+class Midway:
+    """A running driver of a slow sweep without ASHA, two trials ended and one midway."""
+
+    driver: subprocess.Popen
+    exp_dir: Path
+    attempts_log: Path
+    out: Path
+    tmpdir: str
+
+
+@contextmanager
+def _driver_midway(tmp_path: Path, results_dir: Path, name: str) -> Iterator[Midway]:
+    """Start `python -m tuner run` on the sweep `name` and wait until it is `Midway`; the
+    driver is killed (if still running) and its Ray folder discarded at the end."""
     # no ASHA and slower epochs: a trial interrupted early cannot end while Ray stops
-    path, attempts_log = _space(tmp_path, results_dir, "ctrlc", sleep=0.6, asha=None)
-    exp_dir = results_dir / "ctrlc"
+    path, attempts_log = _space(tmp_path, results_dir, name, sleep=0.6, asha=None)
+    exp_dir = results_dir / name
     tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
     driver = start_cli(["run", str(path)], tmpdir, out)
     try:
         wait_until(lambda: len(_ended(out)) >= 2 and _midway(exp_dir, out), 180, "a trial midway")
-        os.kill(driver.pid, signal.SIGINT)
-        code = driver.wait(timeout=120)
+        yield Midway(driver, exp_dir, attempts_log, out, tmpdir)
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
             driver.wait()
         discard(tmpdir)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir: Path) -> None:
+    with _driver_midway(tmp_path, results_dir, "ctrlc") as run:
+        os.kill(run.driver.pid, signal.SIGINT)
+        code = run.driver.wait(timeout=120)
+    exp_dir, attempts_log, out = run.exp_dir, run.attempts_log, run.out
     text = out.read_text()
     assert code == 130, text[-3000:]
     assert f"interrupted: state saved; continue with: python -m tuner resume {exp_dir}" in text
@@ -232,10 +259,7 @@ def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir
     assert midway, "no trial was stopped midway"
     assert len(_ended(out)) < N_SAMPLES
 
-    resumed = _resume(exp_dir)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    _check_finished(exp_dir)
-    attempts = _attempts(exp_dir, attempts_log)
+    attempts = _resumed(exp_dir, attempts_log)
     curves = ray_curves(exp_dir)
     restarted = set()
     for trial_id, runs in attempts.items():
@@ -253,23 +277,14 @@ def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path, results_dir
 @pytest.mark.slow
 def test_second_ctrl_c_exits_at_once_and_resume_finishes(tmp_path: Path, results_dir: Path) -> None:
     # a terminal's Ctrl-C goes to the whole process group (Ray's own processes block SIGINT)
-    path, attempts_log = _space(tmp_path, results_dir, "ctrlc2", sleep=0.6, asha=None)
-    exp_dir = results_dir / "ctrlc2"
-    tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
-    driver = start_cli(["run", str(path)], tmpdir, out)
-    try:
-        wait_until(lambda: len(_ended(out)) >= 2 and _midway(exp_dir, out), 180, "a trial midway")
-        os.killpg(driver.pid, signal.SIGINT)
+    with _driver_midway(tmp_path, results_dir, "ctrlc2") as run:
+        os.killpg(run.driver.pid, signal.SIGINT)
         # Ray's handler prints this as it starts to stop the trials and save its state
-        wait_until(lambda: _STOPPING in out.read_text(), 30, "Ray to start stopping")
-        os.killpg(driver.pid, signal.SIGINT)
-        code = driver.wait(timeout=60)
-        left = _left_running(tmpdir, 30)
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
-        discard(tmpdir)
+        wait_until(lambda: _STOPPING in run.out.read_text(), 30, "Ray to start stopping")
+        os.killpg(run.driver.pid, signal.SIGINT)
+        code = run.driver.wait(timeout=60)
+        left = _left_running(run.tmpdir, 30)
+    exp_dir, attempts_log, out = run.exp_dir, run.attempts_log, run.out
     text = out.read_text()
     assert code == 130, text[-3000:]
     assert left == [], f"Ray processes left after the driver exited: {left}"
@@ -278,13 +293,7 @@ def test_second_ctrl_c_exits_at_once_and_resume_finishes(tmp_path: Path, results
     command = f"python -m tuner resume {exp_dir}"
     assert f"before the final save; continue from Ray's last saved state with: {command}" in text
     assert len(_ended(out)) < N_SAMPLES
-    kept = _records(exp_dir)
-
-    resumed = _resume(exp_dir)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert "Traceback" not in resumed.stdout
-    _check_finished(exp_dir, kept)
-    attempts = _attempts(exp_dir, attempts_log)
+    attempts = _resumed(exp_dir, attempts_log, _records(exp_dir))
     assert any(len(a) > 1 for a in attempts.values()), "no trial was interrupted"
     for runs in attempts.values():
         assert runs == sorted(runs) and runs[0] == 1
