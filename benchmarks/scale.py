@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmarks._common import ROOT, header, ray_environment, write_section
 from benchmarks.load_500 import TRIVIAL, run_load
+from tuner._report_curves import read_result_log
 from tuner.storage import open_storage
 
 TITLE = "Scale: 1,000 trials of a trivial trainable"
@@ -34,9 +35,9 @@ def trainable_seconds(exp_dir: Path) -> float:
     """The sum over trials of Ray's `time_total_s` (the trainable's own time) at its end."""
     total = 0.0
     for result_file in exp_dir.glob("*/result.json"):
-        lines = [line for line in result_file.read_text().splitlines() if line.strip()]
-        if lines:
-            total += float(json.loads(lines[-1]).get("time_total_s", 0.0))
+        rows = read_result_log(result_file)
+        if rows:
+            total += float(rows[-1].get("time_total_s", 0.0))
     return total
 
 
@@ -52,12 +53,8 @@ def ray_start_stop_seconds() -> float:
 
 def trial_processes(exp_dir: Path) -> int:
     """How many worker processes ran the trials (distinct `pid` in Ray's results)."""
-    pids = set()
-    for result_file in exp_dir.glob("*/result.json"):
-        for line in result_file.read_text().splitlines():
-            if line.strip():
-                pids.add(json.loads(line).get("pid"))
-    return len(pids)
+    logs = exp_dir.glob("*/result.json")
+    return len({row.get("pid") for log in logs for row in read_result_log(log)})
 
 
 def workers_started() -> int:

@@ -96,25 +96,12 @@ def default_storage(exp_dir: Path) -> str:
 
 def drop_torn_tail(path: Path) -> bool:
     """Cut a last line without its newline (a write cut short by a crash); True if one was."""
-    if not path.is_file() or path.stat().st_size == 0:
+    data = path.read_bytes() if path.is_file() else b""  # replayed whole on opening anyway
+    if not data or data.endswith(b"\n"):
         return False
     with open(path, "rb+") as journal:
-        journal.seek(-1, os.SEEK_END)
-        if journal.read(1) == b"\n":
-            return False
-        data_end = journal.seek(0, os.SEEK_END)
-        chunk = 1 << 16
-        position = data_end
-        while position > 0:
-            start = max(0, position - chunk)
-            journal.seek(start)
-            newline = journal.read(position - start).rfind(b"\n")
-            if newline >= 0:
-                journal.truncate(start + newline + 1)
-                return True
-            position = start
-        journal.truncate(0)
-        return True
+        journal.truncate(data.rfind(b"\n") + 1)
+    return True
 
 
 def open_storage(storage: str) -> BaseStorage:
