@@ -28,15 +28,11 @@ def _launched(controller: Any, trial: Any) -> bool:
 
 def _waiting_for_resources(controller: Any, like: Any) -> Any | None:
     """A pending trial with `like`'s resources whose actor still waits for them, if any."""
-    resources = like.placement_group_factory
-    for trial in controller._resources_to_pending_trials.get(resources, ()):  # noqa: SLF001
-        if (
-            trial is not like
-            and trial in controller._trial_to_actor
-            and not _launched(  # noqa: SLF001
-                controller, trial
-            )
-        ):
+    by_resources = controller._resources_to_pending_trials  # noqa: SLF001
+    pending = by_resources.get(like.placement_group_factory, ())
+    with_request = controller._trial_to_actor  # noqa: SLF001
+    for trial in pending:
+        if trial is not like and trial in with_request and not _launched(controller, trial):
             return trial
     return None
 
