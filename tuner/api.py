@@ -8,8 +8,9 @@ print(outcome.exports.best_configs.read_text())
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainables.lr.errors import ConfigError
 from tuner.experiment import (
@@ -21,9 +22,11 @@ from tuner.experiment import (
     storage_problems,
     taken_problem,
 )
-from tuner.export import best_configs_yaml
+from tuner.local_ray import actors_on_prestarted_workers, worker_modules
 from tuner.ray_session import RaySession, ray_session
-from tuner.sweep import SweepOutcome, build_tuner, restore_tuner, run_tuner
+
+if TYPE_CHECKING:
+    from tuner.sweep import SweepOutcome
 
 #: command-line overrides of space-file fields (`seed` goes to `searcher.seed`)
 OVERRIDES = ("name", "num_samples", "address", "storage_path", "seed")
@@ -73,7 +76,10 @@ def run_space(
     problems = storage_problems(space.storage_path)
     if problems:
         raise ConfigError(problems, source=str(path))
-    with ray_session(space.address) as session:
+    with ray_session(space.address, preload=worker_preload(space)) as session:
+        # Ray Tune, pandas and the rest are imported while the new workers import theirs
+        from tuner.sweep import build_tuner, run_tuner
+
         experiment = create_experiment(
             Path(path),
             name=space.name,
@@ -87,7 +93,8 @@ def run_space(
         if announce is not None:
             announce(session, experiment)
         tuner = build_tuner(space, experiment, session.num_cpus)
-        return run_tuner(tuner, experiment, space.num_samples, k)
+        with actors_on_prestarted_workers() if session.kind == "local" else nullcontext():
+            return run_tuner(tuner, experiment, space.num_samples, k)
 
 
 def resume(
@@ -101,13 +108,26 @@ def resume(
     ones are kept as they are."""
     experiment = load_experiment(exp_dir)
     space = load_space_with(experiment.space_file, experiment.overrides)
-    with ray_session(address or space.address) as session:
+    with ray_session(address or space.address, preload=worker_preload(space)) as session:
         if announce is not None:
             announce(session, experiment)
-        return run_tuner(restore_tuner(space, experiment), experiment, space.num_samples, k)
+        from tuner.sweep import restore_tuner, run_tuner
+
+        tuner = restore_tuner(space, experiment)
+        with actors_on_prestarted_workers() if session.kind == "local" else nullcontext():
+            return run_tuner(tuner, experiment, space.num_samples, k)
+
+
+def worker_preload(space: Any) -> tuple[str, ...]:
+    """The modules a new local Ray's workers import before their first trial of `space`."""
+    entry = space.resolve_trainable()
+    path = getattr(entry, "function_path", None) or f"{entry.function.__module__}:"
+    return worker_modules(path.split(":")[0])
 
 
 def best_configs_of(exp_dir: str | Path, k: int = 5) -> str:
     """The top `k` COMPLETE configs of a finished sweep as YAML (needs no Ray)."""
+    from tuner.export import best_configs_yaml
+
     experiment = load_experiment(exp_dir)
     return best_configs_yaml(experiment.load_study(), experiment.metric, experiment.mode, k)

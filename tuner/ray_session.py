@@ -8,18 +8,18 @@
   127.0.0.1. Ray reads `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER` once, when `ray` is first imported
   (DESIGN.md §6): `python -m tuner` sets it before that; `pin_loopback` sets it for the
   processes Ray starts and, for a driver that imported Ray earlier, updates Ray's constant too.
-  The local Ray starts without the autoscaler monitor (`without_autoscaler_monitor`): one node
-  has nothing to scale, and the monitor ignores SIGTERM, so `ray.shutdown()` waited a second for
-  it before killing it.
+  The local Ray starts lean (`tuner.local_ray`): only the processes a one-machine sweep uses,
+  its workers importing the sweep's modules as soon as they start.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+
+from tuner.local_ray import lean_local_ray
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
@@ -54,30 +54,11 @@ def pin_loopback() -> None:
 
 
 @contextmanager
-def without_autoscaler_monitor() -> Iterator[None]:
-    """A new local Ray started inside this block has no autoscaler monitor process.
-
-    `ray.init` has no argument for it; Ray's node parameters do (`RayParams.no_monitor`, what
-    `ray start --no-monitor` sets), so it is set on the parameters made inside the block.
-    """
-    from ray._private import parameter
-
-    original = parameter.RayParams.__init__
-
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self.no_monitor = True
-
-    parameter.RayParams.__init__ = init
-    try:
-        yield
-    finally:
-        parameter.RayParams.__init__ = original
-
-
-@contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[RaySession]:
-    """Ray for one sweep; shuts down only what it started.
+def ray_session(
+    address: str | None = None, num_cpus: int | None = None, preload: Sequence[str] = ()
+) -> Iterator[RaySession]:
+    """Ray for one sweep; shuts down only what it started. `preload`: the modules a new local
+    Ray's workers import before their first trial (`tuner.local_ray.worker_modules`).
 
     >>> with ray_session() as session:  # a new local Ray on 127.0.0.1
     ...     print(session.kind)
@@ -90,22 +71,24 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     target = resolve_address(address)
     if target is not None:
         ray.init(address=target, log_to_driver=True)
-        kind = "cluster"
-    else:
-        pin_loopback()
-        with without_autoscaler_monitor():
-            ray.init(
-                address="local",
-                include_dashboard=False,
-                num_cpus=num_cpus or os.cpu_count() or 1,
-                configure_logging=False,
-                log_to_driver=False,  # trial errors still reach the driver; worker chatter not
-            )
-        kind = "local"
-    try:
-        yield _describe(kind, target)
-    finally:
-        ray.shutdown()
+        try:
+            yield _describe("cluster", target)
+        finally:
+            ray.shutdown()
+        return
+    pin_loopback()
+    with lean_local_ray(preload):
+        ray.init(
+            address="local",
+            include_dashboard=False,
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            configure_logging=False,
+            log_to_driver=False,  # trial errors still reach the driver; worker chatter not
+        )
+        try:
+            yield _describe("local", None)
+        finally:
+            ray.shutdown()
 
 
 def _describe(kind: str, address: str | None) -> RaySession:

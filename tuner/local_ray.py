@@ -1,0 +1,109 @@
+"""The embedded local Ray, started with only what a sweep on one machine uses.
+
+`ray.init` has no arguments for these; Ray's node parameters (`RayParams`) and Tune's actor
+class cache do, so `lean_local_ray()` sets them for a Ray started inside its block:
+
+- no autoscaler monitor (what `ray start --no-monitor` sets): one node has nothing to scale, and
+  the monitor ignores SIGTERM, so `ray.shutdown()` waited a second for it before killing it;
+- no log monitor: the sweep runs with `log_to_driver=False`, so nothing reads what it forwards
+  (worker output stays in Ray's log files);
+- no API server: Ray's dashboard head, which `include_dashboard=False` still starts in its
+  minimal mode (usage statistics only), and `ray.init` waited for it to come up;
+- the workers Ray prestarts (one per CPU) import the sweep's modules (Ray Tune, torch, the
+  trainable) as soon as they start, through Ray's own `--worker-preload-modules` option of its
+  worker (`tuner/_preload_worker.py` adds it), while the driver is still setting up the sweep;
+- Tune's trainable actors run on those prestarted workers: Tune gives every actor a runtime env
+  (`{"env_vars": {"PL_DISABLE_FORK": "1"}}` plus variables copied from the driver), which no
+  prestarted worker matches, so each actor waited for a new worker process while the prestarted
+  ones idled and were then killed. A local Ray's workers inherit the environment the driver had
+  when it started Ray, so those variables are set in it for `ray.init` and the actors get no
+  runtime env of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+#: the modules a worker imports before taking work, comma-separated (read by the worker script)
+PRELOAD_ENV = "TUNER_WORKER_PRELOAD"
+WORKER_SCRIPT = Path(__file__).with_name("_preload_worker.py")
+#: what Ray Tune puts in every trainable actor's runtime env besides variables it copies from the
+#: driver's environment (`ray.tune.execution.class_cache.DEFAULT_ENV_VARS`)
+TUNE_ACTOR_ENV_VARS = {"PL_DISABLE_FORK": "1"}
+
+
+@contextmanager
+def lean_local_ray(preload: Sequence[str] = ()) -> Iterator[None]:
+    """A local Ray started (`ray.init(address="local", ...)`) inside the block is lean, as the
+    module docstring says; `preload` names the modules its workers import before taking work.
+    Ray's processes inherit `TUNE_ACTOR_ENV_VARS`: run its trials in
+    `actors_on_prestarted_workers()`."""
+    from ray._private import node, parameter
+
+    original_params = parameter.RayParams.__init__
+    original_api_server = node.Node.start_api_server
+
+    def params(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_params(self, *args, **kwargs)
+        self.no_monitor = True
+        self.include_log_monitor = False
+        self.worker_path = str(WORKER_SCRIPT)
+
+    parameter.RayParams.__init__ = params
+    node.Node.start_api_server = lambda self, **kwargs: None
+    try:
+        with _environment({**TUNE_ACTOR_ENV_VARS, PRELOAD_ENV: ",".join(preload)}):
+            yield
+    finally:
+        parameter.RayParams.__init__ = original_params
+        node.Node.start_api_server = original_api_server
+
+
+@contextmanager
+def actors_on_prestarted_workers() -> Iterator[None]:
+    """Within the block, Tune creates trainable actors without a runtime env, so they start on
+    the idle (prestarted) workers of a Ray started by `lean_local_ray`, whose environment
+    already holds what that runtime env would set. Only for that Ray: a cluster's other nodes
+    do not inherit the driver's environment."""
+    import ray
+    from ray.tune.execution import class_cache
+
+    original = class_cache._ActorClassCache.get  # noqa: SLF001
+
+    def get(self: Any, trainable_cls: Any) -> Any:
+        if trainable_cls not in self._cache:  # noqa: SLF001
+            self._cache[trainable_cls] = ray.remote(trainable_cls)  # noqa: SLF001
+        return self._cache[trainable_cls]  # noqa: SLF001
+
+    class_cache._ActorClassCache.get = get  # noqa: SLF001
+    try:
+        yield
+    finally:
+        class_cache._ActorClassCache.get = original  # noqa: SLF001
+
+
+def worker_modules(trainable_module: str | None) -> tuple[str, ...]:
+    """What a sweep's workers import before their first trial: Ray Tune, the tuner's trainable
+    wrapper and the trainable's own module (torch with it)."""
+    modules = ("ray.tune", "tuner.resumable", "tuner.recovery")
+    return (*modules, trainable_module) if trainable_module else modules
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """`variables` set in this process's environment within the block (Ray's processes started
+    inside it inherit them), restored afterwards."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
