@@ -3,7 +3,9 @@
 A registered name is looked up in `trainables.registry.TRAINABLES`. An import path names a plain
 Ray function trainable; it may carry `groups` (its parameter groups, default the seed's DSR
 groups) and `config_problems(config) -> list[Problem]` (default: the LR library's checks of the
-LR keys) as attributes. Either way the result has `.function`, `.config_problems`, `.groups`.
+LR keys) as attributes. Either way the result has `.function`, `.worker_function` (what to hand
+to Ray: for a registered trainable a stand-in that imports it in the worker, so the driver never
+imports torch), `.config_problems` and `.groups`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class CustomTrainable:
     config_problems: Callable[[Mapping[str, Any]], list[Problem]]
     groups: tuple[str, ...]
     description: str = "a trainable given by import path"
+
+    @property
+    def worker_function(self) -> Callable[..., Any]:
+        """What to hand to Ray: the function itself (the driver imported it to check it)."""
+        return self.function
 
 
 def _registry() -> Mapping[str, Any]:

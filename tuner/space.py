@@ -93,7 +93,8 @@ class SpaceFile(BaseModel):
         return copy.deepcopy(self._raw)
 
     def resolve_trainable(self) -> Any:
-        """The trainable's entry: `.function` (for Ray), `.config_problems`, `.groups`."""
+        """The trainable's entry: `.worker_function` (for Ray), `.function`, `.config_problems`,
+        `.groups`."""
         return resolve_trainable(self.trainable)
 
     def group_names(self) -> tuple[str, ...]:

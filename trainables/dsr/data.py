@@ -11,30 +11,27 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from trainables.lr.errors import ConfigError, Problem
+from trainables.dsr.data_source import DataKey, npz_series, train_length
+
+__all__ = [
+    "DSRData",
+    "DataKey",
+    "load_data",
+    "load_npz_data",
+    "lorenz_rhs",
+    "make_lorenz_data",
+    "simulate_lorenz",
+]
 
 DT = 0.02
 BURN_IN = 1000
 OBS_DIM = 5
 NOISE = 0.05
 RHO_RANGE = (24.0, 44.0)
-
-
-@dataclass(frozen=True)
-class DataKey:
-    """The settings that decide the data (the cache key)."""
-
-    n_subjects: int = 8
-    train_steps: int = 1000
-    test_steps: int = 3000
-    data_seed: int = 0
-    data_path: str | None = None
-    test_fraction: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -92,49 +89,15 @@ def make_lorenz_data(key: DataKey) -> DSRData:
     )
 
 
-def _npz_arrays(path: Path) -> tuple[list[str], list[np.ndarray]]:
-    if not path.is_file():
-        fix = None if path.is_absolute() else "give an absolute path: Ray trials run elsewhere"
-        raise ConfigError([Problem("data_path", f"is '{path}', but no such file exists", fix)])
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = sorted(npz.files)
-            return names, [np.asarray(npz[name]) for name in names]
-    except (OSError, ValueError) as error:
-        msg = f"is '{path}', but it is not a readable .npz file ({error})"
-        raise ConfigError([Problem("data_path", msg, "save it with numpy.savez")]) from error
-
-
 def load_npz_data(key: DataKey) -> DSRData:
     """User data: one (time x features) array per subject, in name order, split in time.
 
     The last `test_fraction` of every series is the test part. Features are standardized with
     the training statistics pooled over subjects, so differences between subjects survive.
     """
-    path = Path(str(key.data_path)).expanduser()
-    names, arrays = _npz_arrays(path)
-    problems = []
-    if not arrays:
-        problems.append(Problem("data_path", f"'{path}' holds no arrays", "save one per subject"))
-    n_features = {a.shape[1] for a in arrays if a.ndim == 2}
-    for name, array in zip(names, arrays, strict=True):
-        where = f"data_path['{name}']"
-        n_test = int(round(array.shape[0] * key.test_fraction)) if array.ndim else 0
-        if array.ndim != 2:
-            shape = f"has shape {array.shape}, but each subject must be a 2-D (time x features)"
-            problems.append(Problem(where, shape + " array", "save one 2-D array per subject"))
-        elif not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
-            problems.append(Problem(where, "holds non-numeric or non-finite values"))
-        elif min(array.shape[0] - n_test, n_test) < 2:
-            msg = f"has {array.shape[0]} time steps, too few for training and test parts"
-            problems.append(Problem(where, msg, "give at least 2 steps to each part"))
-    if len(n_features) > 1:
-        msg = f"arrays have different numbers of features {sorted(n_features)}"
-        problems.append(Problem("data_path", msg, "give every subject the same features"))
-    if problems:
-        raise ConfigError(problems)
+    arrays = npz_series(key)
     series = [torch.from_numpy(a.astype(np.float32)) for a in arrays]
-    cut = [a.shape[0] - int(round(a.shape[0] * key.test_fraction)) for a in arrays]
+    cut = [train_length(a.shape[0], key.test_fraction) for a in arrays]
     train = [s[:c] for s, c in zip(series, cut, strict=True)]
     pooled = torch.cat(train)
     mean, std = pooled.mean(0), pooled.std(0).clamp_min(1e-8)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from trainables.dsr.data import DataKey, load_data
+from trainables.dsr.data_source import DataKey, series_lengths
 from trainables.lr import LR_KEYS, lr_config_problems
 from trainables.lr.errors import ConfigError, Problem, pydantic_problems
 from trainables.lr.values import value_schedule_problems
@@ -84,20 +84,23 @@ def alpha_problems(alpha: Any) -> list[Problem]:
 
 
 def data_problems(settings: DSRSettings) -> list[Problem]:
-    """Problems of the data the settings point at (a user's .npz): shapes, lengths, values."""
+    """Problems of the data the settings point at (a user's .npz): shapes, lengths, values.
+
+    Needs no torch: the data is not built, a user's .npz is read with numpy.
+    """
     try:
-        data = load_data(settings.data_key)
+        train, test = series_lengths(settings.data_key)
     except ConfigError as error:
         return list(error.problems)
     problems = []
     if settings.data_path is not None and "n_subjects" in settings.model_fields_set:
-        if settings.n_subjects != data.n_subjects:
-            msg = f"is {settings.n_subjects}, but '{settings.data_path}' has {data.n_subjects}"
+        if settings.n_subjects != len(train):
+            msg = f"is {settings.n_subjects}, but '{settings.data_path}' has {len(train)}"
             problems.append(Problem("n_subjects", msg, "leave it out with data_path"))
-    if min(len(s) for s in data.train) < settings.seq_len + 1:
+    if min(train) < settings.seq_len + 1:
         msg = f"is {settings.seq_len}, but a training series is shorter than seq_len + 1"
         problems.append(Problem("seq_len", msg, "lower seq_len or give longer series"))
-    if min(len(s) for s in data.test) <= settings.pred_steps:
+    if min(test) <= settings.pred_steps:
         msg = f"is {settings.pred_steps}, but a test series is not longer than it"
         problems.append(Problem("pred_steps", msg, "lower pred_steps or give longer series"))
     return problems

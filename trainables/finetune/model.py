@@ -15,11 +15,17 @@ import torch
 from torch import nn
 
 from trainables.finetune.data import N_CLASSES, N_FEATURES, load_digits_task
+from trainables.finetune.outline import FINETUNE_GROUPS, FINETUNE_LAYERS
 from trainables.lr.groups import matches
 from trainables.lr.layers import discover_layers
 
-FINETUNE_LAYERS = ("body.*", "head")
-FINETUNE_GROUPS = ("body.layer1", "body.layer2", "body.layer3", "head")
+__all__ = [
+    "FINETUNE_GROUPS",
+    "FINETUNE_LAYERS",
+    "FinetuneNet",
+    "build_finetune_model",
+    "pretrained_body",
+]
 
 
 class FinetuneNet(nn.Module):

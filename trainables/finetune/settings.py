@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trainables.finetune.outline import FINETUNE_OUTLINE
 from trainables.lr import LR_KEYS, lr_config_problems
 from trainables.lr.errors import ConfigError, Problem, pydantic_problems
 from trainables.lr.layers import model_groups
@@ -41,19 +42,19 @@ def finetune_settings_of(config: Mapping[str, Any]) -> FinetuneSettings:
 
 
 def finetune_config_problems(config: Any) -> list[Problem]:
-    """Every problem of a finetune config: its settings and its LR keys against the model."""
-    from trainables.finetune.model import FinetuneNet
+    """Every problem of a finetune config: its settings and its LR keys against the model.
 
+    The model's layers come from its outline (`FINETUNE_OUTLINE`), which no setting changes.
+    """
     if not isinstance(config, Mapping):
         return [Problem("", f"config is {config!r}, but must be a mapping")]
     problems: list[Problem] = []
     try:
-        settings = finetune_settings_of(config)
+        finetune_settings_of(config)
     except ConfigError as error:
         problems += error.problems
-        settings = FinetuneSettings()
     try:
-        names, _ = model_groups(FinetuneNet(settings.hidden_dim), config)
+        names, _ = model_groups(FINETUNE_OUTLINE, config)
     except ConfigError as error:
         return [*problems, *error.problems]
     return [*problems, *lr_config_problems(config, names)]

@@ -13,11 +13,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from trainables.lr.errors import ConfigError, Problem, join_path
+
+if TYPE_CHECKING:
+    from torch import nn
 
 #: the group a model without `lr_groups()` or `groups:` gets: one component without levels
 WHOLE_MODEL = "model"

@@ -18,12 +18,14 @@ layer's module belongs to its group. With `layer_decay: d`, each group's lr is m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from trainables.lr import _checks
 from trainables.lr.errors import ConfigError, Problem, join_path
+from trainables.lr.outline import ModuleOutline
+
+if TYPE_CHECKING:
+    from torch import nn
 
 AUTO = "auto"
 _SHOWN = 40
@@ -80,15 +82,31 @@ def group_name(path: str) -> str:
     return f"layers.{path}" if path[:1].isdigit() else path
 
 
-def _holds_parameters(module: nn.Module) -> bool:
+def _holds_parameters(module: nn.Module | ModuleOutline) -> bool:
+    if isinstance(module, ModuleOutline):
+        return module.holds_parameters
     return next(module.parameters(), None) is not None
 
 
-def discover_layers(model: nn.Module, layers: str | Sequence[str]) -> dict[str, tuple[str, ...]]:
+def _type_name(model: nn.Module | ModuleOutline) -> str:
+    return model.type_name if isinstance(model, ModuleOutline) else type(model).__name__
+
+
+def _own_groups(model: nn.Module | ModuleOutline) -> tuple[str, ...] | None:
+    """The keys of the model's `lr_groups()`, or None when it has none."""
+    if isinstance(model, ModuleOutline):
+        return model.group_names
+    lr_groups = getattr(model, "lr_groups", None)
+    return tuple(lr_groups()) if callable(lr_groups) else None
+
+
+def discover_layers(
+    model: nn.Module | ModuleOutline, layers: str | Sequence[str]
+) -> dict[str, tuple[str, ...]]:
     """{group name: (glob pattern,)} of every layer, bottom to top; ConfigError names bad paths.
 
     Parameters count whatever their requires_grad, so a model an earlier plan froze gives the
-    same layers.
+    same layers. A `ModuleOutline` of the model gives the same result without torch.
     """
     modules = dict(model.named_modules())
     entries = ["*"] if layers == AUTO else list(layers)
@@ -109,7 +127,7 @@ def discover_layers(model: nn.Module, layers: str | Sequence[str]) -> dict[str, 
                 if _holds_parameters(child)
             ]
             if not children:
-                what = type(model).__name__ if not path else f"'{path}'"
+                what = _type_name(model) if not path else f"'{path}'"
                 problems.append(Problem(where, f"{what} has no child module holding parameters"))
             found.extend(children)
         elif not _holds_parameters(module):
@@ -126,22 +144,29 @@ def discover_layers(model: nn.Module, layers: str | Sequence[str]) -> dict[str, 
     return {group_name(path): (f"{path}.*",) for path in found}
 
 
-def _unknown(model: nn.Module, path: str, where: str, modules: Mapping[str, nn.Module]) -> Problem:
+def _unknown(
+    model: nn.Module | ModuleOutline,
+    path: str,
+    where: str,
+    modules: Mapping[str, nn.Module | ModuleOutline],
+) -> Problem:
     names = [n for n in modules if n]
     shown = ", ".join(names[:_SHOWN]) + (
         f" ... and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
     )
     return Problem(
         where,
-        f"'{path}' is not a module of {type(model).__name__} (its modules: {shown})",
+        f"'{path}' is not a module of {_type_name(model)} (its modules: {shown})",
         "use a path from model.named_modules(), e.g. 'encoder.layers.*'",
     )
 
 
 def model_groups(
-    model: nn.Module, config: Mapping[str, Any]
+    model: nn.Module | ModuleOutline, config: Mapping[str, Any]
 ) -> tuple[tuple[str, ...] | None, dict[str, tuple[str, ...]] | None]:
     """The model's group names and, when found from `layers:`, their patterns.
+
+    `model` may be the model's `ModuleOutline` (the same answer, without torch).
 
     (None, None) when the config's `groups:` names them. Without `groups:`, `layers:` or
     `lr_groups()`, `layer_decay` or `unfreeze` imply `layers: auto`; otherwise the whole model is
@@ -153,14 +178,14 @@ def model_groups(
     layers = resolve_layers(config.get("layers"), problems)
     if problems:
         raise ConfigError(problems)
-    has_own = callable(getattr(model, "lr_groups", None))
-    if layers is None and not has_own and _layer_wise(config):
+    own = _own_groups(model) if layers is None else None
+    if layers is None and own is None and _layer_wise(config):
         layers = AUTO
     if layers is not None:
         patterns = discover_layers(model, layers)
         return tuple(patterns), patterns
-    if has_own:
-        return tuple(model.lr_groups()), None
+    if own is not None:
+        return own, None
     from trainables.lr.groups import WHOLE_MODEL
 
     return (WHOLE_MODEL,), None

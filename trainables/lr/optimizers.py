@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trainables.lr.errors import Problem, join_path, pydantic_problems, suggest
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_OPTIMIZER = "Adam"
 
@@ -52,17 +54,28 @@ class SGDParams(_Params):
 
 @dataclass(frozen=True)
 class OptimizerEntry:
-    """One optimizer a config may name: its torch class and hyperparameters model."""
+    """One optimizer a config may name: its class in `torch.optim` and hyperparameters model.
 
-    cls: type[torch.optim.Optimizer]
+    The class is looked up by name when an optimizer is built, so checking a config (in a
+    driver that never trains) does not import torch.
+    """
+
+    torch_name: str
     params: type[_Params]
+
+    @property
+    def cls(self) -> type[torch.optim.Optimizer]:
+        """The torch optimizer class, e.g. `torch.optim.AdamW`."""
+        import torch
+
+        return getattr(torch.optim, self.torch_name)
 
 
 OPTIMIZERS: dict[str, OptimizerEntry] = {
-    "Adam": OptimizerEntry(torch.optim.Adam, AdamParams),
-    "AdamW": OptimizerEntry(torch.optim.AdamW, AdamWParams),
-    "RAdam": OptimizerEntry(torch.optim.RAdam, RAdamParams),
-    "SGD": OptimizerEntry(torch.optim.SGD, SGDParams),
+    "Adam": OptimizerEntry("Adam", AdamParams),
+    "AdamW": OptimizerEntry("AdamW", AdamWParams),
+    "RAdam": OptimizerEntry("RAdam", RAdamParams),
+    "SGD": OptimizerEntry("SGD", SGDParams),
 }
 
 
