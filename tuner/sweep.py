@@ -64,7 +64,7 @@ def ray_trainable(space: Any) -> Any:
     checkpoint Ray names was rotated out resumes from its newest intact one
     (`tuner.resumable`)."""
     entry = space.resolve_trainable()
-    function = entry if callable(entry) else entry.function
+    function = entry if callable(entry) else entry.worker_function
     resources = {"cpu": space.resources.cpu, "gpu": space.resources.gpu}
     trainable = resumable_trainable(stop_on_divergence(function, space.metric))
     return tune.with_resources(trainable, resources)
