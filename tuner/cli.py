@@ -139,8 +139,6 @@ def _sweep(start: Callable[[Callable[..., None]], Any]) -> int:
     """Run a sweep (`start(announce)`) and finish it; a second Ctrl-C (Ray's handler gives
     SIGINT back to Python after the first) arrives here as KeyboardInterrupt, before the final
     save: the resume command is printed all the same once Ray has saved some state."""
-    from tuner.state_backup import state_files
-
     announced: list[Any] = []
 
     def announce(session: Any, experiment: Any) -> None:
@@ -150,6 +148,8 @@ def _sweep(start: Callable[[Callable[..., None]], Any]) -> int:
     try:
         outcome = start(announce)
     except KeyboardInterrupt:
+        from tuner.state_backup import state_files  # Ray Tune: imported once Ray is up
+
         if not announced or not state_files(announced[-1].dir):
             raise
         command = f"python -m tuner resume {announced[-1].dir}"

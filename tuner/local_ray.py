@@ -9,9 +9,11 @@ class cache do, so `lean_local_ray()` sets them for a Ray started inside its blo
   (worker output stays in Ray's log files);
 - no API server: Ray's dashboard head, which `include_dashboard=False` still starts in its
   minimal mode (usage statistics only), and `ray.init` waited for it to come up;
-- the workers Ray prestarts (one per CPU) import the sweep's modules (Ray Tune, torch, the
-  trainable) as soon as they start, through Ray's own `--worker-preload-modules` option of its
-  worker (`tuner/_preload_worker.py` adds it), while the driver is still setting up the sweep;
+- the workers Ray prestarts (one per CPU) start with the raylet (`LEAN_SYSTEM_CONFIG`), not
+  once the driver has connected, and import the sweep's modules (Ray Tune, torch, the
+  trainable) as soon as they start, through Ray's own `--worker-preload-modules` option, while
+  `ray.init` is finishing and the driver sets up the sweep; each worker process starts one
+  interpreter, not two (`tuner/_local_worker.py`);
 - Tune's trainable actors run on those prestarted workers: Tune gives every actor a runtime env
   (`{"env_vars": {"PL_DISABLE_FORK": "1"}}` plus variables copied from the driver), which no
   prestarted worker matches, so each actor waited for a new worker process while the prestarted
@@ -30,7 +32,9 @@ from typing import Any
 
 #: the modules a worker imports before taking work, comma-separated (read by the worker script)
 PRELOAD_ENV = "TUNER_WORKER_PRELOAD"
-WORKER_SCRIPT = Path(__file__).with_name("_preload_worker.py")
+SETUP_WORKER_SCRIPT = Path(__file__).with_name("_local_worker.py")
+#: Ray's system config for the lean local Ray (`ray.init(_system_config=...)`)
+LEAN_SYSTEM_CONFIG = {"enable_worker_prestart": True}
 #: what Ray Tune puts in every trainable actor's runtime env besides variables it copies from the
 #: driver's environment (`ray.tune.execution.class_cache.DEFAULT_ENV_VARS`)
 TUNE_ACTOR_ENV_VARS = {"PL_DISABLE_FORK": "1"}
@@ -38,10 +42,10 @@ TUNE_ACTOR_ENV_VARS = {"PL_DISABLE_FORK": "1"}
 
 @contextmanager
 def lean_local_ray(preload: Sequence[str] = ()) -> Iterator[None]:
-    """A local Ray started (`ray.init(address="local", ...)`) inside the block is lean, as the
-    module docstring says; `preload` names the modules its workers import before taking work.
-    Ray's processes inherit `TUNE_ACTOR_ENV_VARS`: run its trials in
-    `actors_on_prestarted_workers()`."""
+    """A local Ray started inside the block (`ray.init(address="local",
+    _system_config=LEAN_SYSTEM_CONFIG, ...)`) is lean, as the module docstring says; `preload`
+    names the modules its workers import before taking work. Ray's processes inherit
+    `TUNE_ACTOR_ENV_VARS`: run its trials in `actors_on_prestarted_workers()`."""
     from ray._private import node, parameter
 
     original_params = parameter.RayParams.__init__
@@ -51,7 +55,7 @@ def lean_local_ray(preload: Sequence[str] = ()) -> Iterator[None]:
         original_params(self, *args, **kwargs)
         self.no_monitor = True
         self.include_log_monitor = False
-        self.worker_path = str(WORKER_SCRIPT)
+        self.setup_worker_path = str(SETUP_WORKER_SCRIPT)
 
     parameter.RayParams.__init__ = params
     node.Node.start_api_server = lambda self, **kwargs: None

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tuner.local_ray import lean_local_ray
+from tuner.local_ray import LEAN_SYSTEM_CONFIG, lean_local_ray
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
@@ -84,6 +84,7 @@ def ray_session(
             num_cpus=num_cpus or os.cpu_count() or 1,
             configure_logging=False,
             log_to_driver=False,  # trial errors still reach the driver; worker chatter not
+            _system_config=LEAN_SYSTEM_CONFIG,
         )
         try:
             yield _describe("local", None)

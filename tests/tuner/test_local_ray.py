@@ -50,8 +50,8 @@ def test_local_sweep_runs_on_the_prestarted_preloaded_workers(
 ) -> None:
     """4 trials, one CPU each, on a new 2-CPU local Ray (its own process): the two workers Ray
     prestarts run every trial (no other worker process is started), each was started with the
-    trainable's module in its preload list, and each trial sees Tune's actor variables. No
-    dashboard, log monitor or autoscaler monitor process is started."""
+    trainable's module in its preload list in one interpreter (not exec'd again), and each trial
+    sees Tune's actor variables. No dashboard, log monitor or autoscaler monitor process."""
     path = toy_space(
         tmp_path,
         results_dir,
@@ -79,3 +79,37 @@ def test_local_sweep_runs_on_the_prestarted_preloaded_workers(
     assert len(report["curves"]) == 4 and len(rows) == 8
     assert len({row["pid"] for row in rows}) == 2
     assert all(row["preloaded"] and row["pl_disable_fork"] == "1" for row in rows)
+    assert all(row["one_interpreter"] for row in rows)
+
+
+RUNTIME_ENV_TASK = """
+import json, os, sys
+import ray
+from tuner.ray_session import ray_session
+
+def worker():
+    return {"x": os.environ.get("TUNER_TEST_X"), "script": sys.orig_argv[1],
+            "preloaded": "colorsys" in sys.modules}
+
+with ray_session(num_cpus=1, preload=("colorsys",)):
+    plain = ray.get(ray.remote(worker).remote())
+    with_env = ray.get(
+        ray.remote(worker).options(runtime_env={"env_vars": {"TUNER_TEST_X": "1"}}).remote()
+    )
+print(json.dumps({"plain": plain, "with_env": with_env}))
+"""
+
+
+def test_workers_with_a_runtime_env_start_as_ray_starts_them() -> None:
+    """A task with a runtime env gets it (its worker is exec'd by Ray's own code, with the
+    preload); a task without one runs on a worker started in one interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUNTIME_ENV_TASK], cwd=REPO, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["plain"]["x"] is None and report["plain"]["preloaded"]
+    assert report["plain"]["script"].endswith("_local_worker.py")
+    assert report["with_env"]["x"] == "1" and report["with_env"]["preloaded"]
+    assert report["with_env"]["script"].endswith("default_worker.py")

@@ -1,0 +1,63 @@
+"""How a lean local Ray (`tuner.local_ray`) starts each Python worker process.
+
+Ray starts a worker as `python setup_worker.py default_worker.py ARGS`: the first interpreter
+imports Ray, then replaces itself with `bash -c "exec python default_worker.py ARGS"`, which
+imports Ray again. This file takes `setup_worker.py`'s place. For a worker without a runtime
+env (no variables, prefix or other interpreter to apply), it runs `default_worker.py` in this
+same process, so each worker starts one interpreter instead of two; otherwise it hands over to
+Ray's own code, as `setup_worker.py` would. Either way the worker gets Ray's own
+`--worker-preload-modules` option (which `ray.init` cannot set) with the modules named in
+`TUNER_WORKER_PRELOAD`: it imports them before it takes work. A module that fails to import is
+logged by Ray and the worker goes on; a trial needing it then reports the error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if sys.path and sys.path[0] == __file__.rpartition("/")[0]:
+    del sys.path[0]  # this folder's modules must not shadow top-level names for Ray's imports
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import runpy  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from ray._private.ray_constants import LOGGER_FORMAT, LOGGER_LEVEL  # noqa: E402
+from ray._private.ray_logging import setup_logger  # noqa: E402
+from ray._private.runtime_env.context import RuntimeEnvContext  # noqa: E402
+from ray.core.generated.common_pb2 import Language  # noqa: E402
+
+PRELOAD_ENV = "TUNER_WORKER_PRELOAD"  # tuner.local_ray.PRELOAD_ENV (this file imports no tuner)
+
+
+def runs_in_process(context: RuntimeEnvContext, language: int, worker_args: list[str]) -> bool:
+    """Whether exec'ing the worker would only start this interpreter again on the same script."""
+    return (
+        language == Language.PYTHON
+        and not context.env_vars
+        and not context.command_prefix
+        and not context.override_worker_entrypoint
+        and context.py_executable == sys.executable
+        and bool(worker_args)
+        and worker_args[0].endswith(".py")  # no interpreter flags (`-S`, `-s`) before it
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Start a Ray worker (see module docstring).")
+    parser.add_argument("--serialized-runtime-env-context", type=str)
+    parser.add_argument("--language", type=str)
+    args, worker_args = parser.parse_known_args()
+    language = Language.Value(args.language)
+    modules = os.environ.get(PRELOAD_ENV, "")
+    if modules and language == Language.PYTHON:
+        worker_args.append(f"--worker-preload-modules={modules}")
+    context = RuntimeEnvContext.deserialize(args.serialized_runtime_env_context or "{}")
+    if runs_in_process(context, language, worker_args):
+        sys.argv = worker_args
+        sys.path[0] = str(Path(worker_args[0]).parent)  # as if Python had started that script
+        runpy.run_path(worker_args[0], run_name="__main__")
+    else:
+        setup_logger(LOGGER_LEVEL, LOGGER_FORMAT)
+        context.exec_worker(worker_args, language)
