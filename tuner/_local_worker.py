@@ -9,11 +9,20 @@ Ray's own code, as `setup_worker.py` would. Either way the worker gets Ray's own
 `--worker-preload-modules` option (which `ray.init` cannot set) with the modules named in
 `TUNER_WORKER_PRELOAD`: it imports them before it takes work. A module that fails to import is
 logged by Ray and the worker goes on; a trial needing it then reports the error.
+
+In this process the imports run with Python's cyclic garbage collector off (it scanned the
+young objects of the imports again and again: importing Ray Tune, torch and the DSR trainable
+took 1.76 s with it and 1.41 s without); once they are done it is turned on with the objects
+they made frozen out of later collections (`gc.freeze`), which training's collections then no
+longer scan either.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
+
+gc.disable()  # until the preload is done (see the module docstring)
 
 if sys.path and sys.path[0] == __file__.rpartition("/")[0]:
     del sys.path[0]  # this folder's modules must not shadow top-level names for Ray's imports
@@ -29,6 +38,31 @@ from ray._private.runtime_env.context import RuntimeEnvContext  # noqa: E402
 from ray.core.generated.common_pb2 import Language  # noqa: E402
 
 PRELOAD_ENV = "TUNER_WORKER_PRELOAD"  # tuner.local_ray.PRELOAD_ENV (this file imports no tuner)
+
+
+def preload_without_gc() -> None:
+    """Run Ray's preload (`ray._private.utils.try_import_each_module`, called by
+    `default_worker.py` once connected) with the collector still off, then turn it on with
+    everything imported so far frozen."""
+    from ray._private import utils
+
+    original = utils.try_import_each_module
+
+    def try_import_each_module(module_names_to_import: list[str]) -> None:
+        try:
+            original(module_names_to_import)
+        finally:
+            gc.enable()
+            gc.freeze()
+
+    utils.try_import_each_module = try_import_each_module
+
+
+def is_task_worker(worker_args: list[str]) -> bool:
+    """Whether the arguments start a worker for tasks and actors (Ray's preload runs only in
+    those), not one of Ray's spill or restore workers."""
+    types = [arg.partition("=")[2] for arg in worker_args if arg.startswith("--worker-type=")]
+    return all(kind == "WORKER" for kind in types)
 
 
 def runs_in_process(context: RuntimeEnvContext, language: int, worker_args: list[str]) -> bool:
@@ -55,9 +89,14 @@ if __name__ == "__main__":
         worker_args.append(f"--worker-preload-modules={modules}")
     context = RuntimeEnvContext.deserialize(args.serialized_runtime_env_context or "{}")
     if runs_in_process(context, language, worker_args):
+        if modules and is_task_worker(worker_args):
+            preload_without_gc()
+        else:
+            gc.enable()
         sys.argv = worker_args
         sys.path[0] = str(Path(worker_args[0]).parent)  # as if Python had started that script
         runpy.run_path(worker_args[0], run_name="__main__")
     else:
+        gc.enable()
         setup_logger(LOGGER_LEVEL, LOGGER_FORMAT)
         context.exec_worker(worker_args, language)
