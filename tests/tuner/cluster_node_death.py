@@ -3,7 +3,8 @@
     python -m tests.tuner.cluster_node_death SPACE_FILE EXP_DIR OUT_JSON
 
 Starts a head node without CPUs (the driver's) and two worker nodes, runs `python -m tuner run`
-against it, waits until a trial on the second worker has reported two epochs, removes that node
+against it, waits until a trial on the second worker is caught early in a stretch without ASHA rungs
+(`CATCH_AT_EPOCHS`), removes that node
 (`cluster.remove_node`), and writes the CLI's exit code and output, the node ids and the removed
 node's id to OUT_JSON. Runs in its own process so the test session's Ray never meets the cluster.
 """
@@ -24,15 +25,23 @@ from ray.cluster_utils import Cluster  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
+#: the last reported epoch at which a trial is caught: with the test's ASHA (grace period 3,
+#: reduction factor 2, 8 epochs: rungs at 3 and 6) neither of the next two epochs is a rung or
+#: the end, so the trial still runs when the node goes (removal takes well under those two
+#: 0.5 s epochs); caught at a rung's epoch it could be stopped meanwhile and never move
+CATCH_AT_EPOCHS = (1, 4)
+
+
 def _busy_on(exp_dir: Path, node_id: str) -> bool:
-    """Whether a trial has reported two epochs on `node_id` and not finished."""
+    """Whether a trial running on `node_id` has just reported one of `CATCH_AT_EPOCHS`."""
     for result_file in exp_dir.glob("*/result.json"):
         try:
             rows = [json.loads(line) for line in result_file.read_text().splitlines() if line]
         except ValueError:  # a line being written
             continue
-        on_node = [r for r in rows if r.get("node_id") == node_id]
-        if len(on_node) >= 2 and not rows[-1].get("done") and rows[-1]["node_id"] == node_id:
+        if not rows or rows[-1].get("done") or rows[-1].get("node_id") != node_id:
+            continue
+        if rows[-1].get("epoch") in CATCH_AT_EPOCHS:
             return True
     return False
 
