@@ -1,0 +1,213 @@
+"""`PopulationRun`: K DSR configs trained at once as one stacked model on the same batches.
+
+Each member is built as a lone `DSRRun` (same seeded init, LR plan, alpha schedule), whose
+model, plan and clock stay the member's source of truth: each step's per-group lrs, each epoch's
+freeze state and plateau reductions. Training uses the members' parameters stacked along a
+leading K dimension (`torch.func.stack_module_state`), one vmapped `gtf_loss` over the members on
+the shared batches, one backward of the summed member losses and one `StackedOptimizer` step.
+
+What members may differ in: every LR key, `alpha` and `grad_clip` (`MAY_DIFFER`). Every other
+setting shapes the model, the data, the batch order or the evaluation and must be equal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from trainables.dsr.data import DSRData
+from trainables.dsr.model import HierarchicalDSR
+from trainables.dsr.population_optim import StackedOptimizer, optimizer_problems
+from trainables.dsr.settings import DSRSettings, data_problems, settings_of
+from trainables.dsr.training import DSRRun, gtf_loss
+from trainables.lr import lr_config_problems
+from trainables.lr.errors import ConfigError, Problem, nest
+
+#: settings that may differ between the members of one population (plus every LR key)
+MAY_DIFFER = ("alpha", "grad_clip")
+
+
+def population_settings(configs: Sequence[Mapping[str, Any]]) -> list[DSRSettings]:
+    """Each member's validated settings; raises `ConfigError` with every problem of every member.
+
+    Problems are nested under `members[i]`; a shared setting that differs from member 0 names the
+    member and the key.
+    """
+    if len(configs) == 0:
+        raise ConfigError([Problem("members", "is empty", "give at least one config")])
+    problems: list[Problem] = []
+    settings: list[DSRSettings | None] = []
+    for i, config in enumerate(configs):
+        prefix = f"members[{i}]"
+        if not isinstance(config, Mapping):
+            problems.append(Problem(prefix, f"is {config!r}, but must be a mapping"))
+            settings.append(None)
+            continue
+        problems += [nest(p, prefix) for p in lr_config_problems(config)]
+        try:
+            settings.append(settings_of(config))
+        except ConfigError as error:
+            problems += [nest(p, prefix) for p in error.problems]
+            settings.append(None)
+    first = next((s for s in settings if s is not None), None)
+    if first is not None:
+        reference = settings.index(first)
+        for i, member in enumerate(settings):
+            if member is None or i == reference:
+                continue
+            for key in DSRSettings.model_fields:
+                mine, theirs = getattr(member, key), getattr(first, key)
+                if key not in MAY_DIFFER and mine != theirs:
+                    problems.append(
+                        Problem(
+                            f"members[{i}].{key}",
+                            f"is {mine!r}, but member {reference} has {theirs!r}: members of one "
+                            "population share every setting but the LR keys, alpha and grad_clip",
+                            "train it in another population",
+                        )
+                    )
+        problems += data_problems(first)
+    if problems:
+        raise ConfigError(problems)
+    return [s for s in settings if s is not None]
+
+
+class _Loss(nn.Module):
+    """`gtf_loss` as a module's forward, so `functional_call` can run it on any member's params."""
+
+    def __init__(self, model: HierarchicalDSR) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, subjects: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        return gtf_loss(self.model, x, subjects, alpha)  # type: ignore[arg-type]
+
+
+class PopulationRun:
+    """K members' lone runs (plans, clocks, metrics) and their stacked parameters and optimizer."""
+
+    def __init__(
+        self,
+        configs: Sequence[Mapping[str, Any]],
+        settings: DSRSettings | None,
+        data: DSRData,
+        device: torch.device,
+    ) -> None:
+        members = population_settings(configs)
+        self.settings = members[0] if settings is None else settings
+        self.device = device
+        self.runs = [
+            DSRRun(dict(c), s, data, device) for c, s in zip(configs, members, strict=True)
+        ]
+        problems = optimizer_problems([run.plan for run in self.runs])
+        if problems:
+            raise ConfigError(problems)
+        self.size = len(self.runs)
+        stacked, _ = stack_module_state([run.model for run in self.runs])
+        self.params = {n: p.detach().clone().requires_grad_(True) for n, p in stacked.items()}
+        self.optimizer = StackedOptimizer(
+            self.params,
+            [run.model for run in self.runs],
+            [run.plan for run in self.runs],
+            [s.grad_clip for s in members],
+        )
+        self._loss = _Loss(self.runs[0].model)
+        self.active = torch.ones(self.size, dtype=torch.bool)
+        self.failed: dict[int, str] = {}
+        self.stopped: set[int] = set()
+        self.epoch = 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.runs[0].steps_per_epoch
+
+    def members(self) -> list[int]:
+        """Indices of the members still training."""
+        return [k for k in range(self.size) if bool(self.active[k])]
+
+    def stop(self, member: int) -> None:
+        """Mask `member` out from the next step on: its parameters and state no longer change."""
+        if bool(self.active[member]):
+            self.active[member] = False
+            self.stopped.add(member)
+            self.sync(member)
+
+    def finish(self, member: int) -> None:
+        """Mark a member that trained every epoch as done (no further steps)."""
+        if bool(self.active[member]):
+            self.active[member] = False
+            self.sync(member)
+
+    def _fail(self, member: int, reason: str) -> None:
+        self.active[member] = False
+        self.failed[member] = reason
+        self.sync(member)
+
+    def member_losses(
+        self, x: torch.Tensor, subjects: torch.Tensor, alphas: torch.Tensor
+    ) -> torch.Tensor:
+        """Every member's `gtf_loss` on the same batch, (K,)."""
+
+        def one(params: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
+            named = {f"model.{n}": p for n, p in params.items()}
+            return functional_call(self._loss, named, (x, subjects, alpha))
+
+        return vmap(one)(self.params, alphas)
+
+    def train_epoch(self) -> dict[int, float]:
+        """One pass for every active member; the mean batch loss of each member that finished it.
+
+        A member whose loss turns non-finite is marked failed (`self.failed`) and masked out.
+        """
+        totals = {k: 0.0 for k in self.members()}
+        offsets = torch.arange(self.runs[0].window)
+        lead = self.runs[0]
+        batches = lead.batches()
+        dtype = next(iter(self.params.values())).dtype
+        for i, (subjects, starts) in enumerate(batches):
+            x = lead.train[subjects[:, None], starts[:, None] + offsets].to(self.device)
+            alphas = torch.tensor([run.alpha() for run in self.runs], dtype=dtype)
+            losses = self.member_losses(x, subjects.to(self.device), alphas.to(self.device))
+            values = losses.detach().cpu().tolist()
+            for k in self.members():
+                if not math.isfinite(values[k]):
+                    self._fail(
+                        k,
+                        f"training loss became {values[k]} at epoch {self.epoch + 1} (batch "
+                        f"{i + 1} of {len(batches)}): lower the learning rates or set grad_clip",
+                    )
+                    del totals[k]
+            mask = self.active.to(self.device)
+            self.optimizer.zero_grad()
+            total = torch.where(mask, losses, torch.zeros_like(losses)).sum()
+            if self.optimizer.any_trainable(self.active):
+                total.backward()
+                self.optimizer.step(self.active)
+            for k in self.members():
+                self.runs[k].plan.step_batch()
+                self.runs[k].step += 1
+                totals[k] += values[k]
+        self.epoch += 1
+        for k in self.members():
+            self.runs[k].epoch += 1
+        return {k: total / len(batches) for k, total in totals.items()}
+
+    @torch.no_grad()
+    def sync(self, member: int) -> None:
+        """Copy a member's stacked parameters into its lone model (for metrics and export)."""
+        for name, p in self.runs[member].model.named_parameters():
+            p.copy_(self.params[name][member])
+
+    def evaluate(self, member: int, long_term: bool) -> dict[str, float]:
+        """A member's metrics, as `DSRRun.evaluate` gives them."""
+        self.sync(member)
+        return self.runs[member].evaluate(long_term)
+
+    def member_state(self, member: int) -> dict[str, torch.Tensor]:
+        """A member's current parameters by name (copies)."""
+        return {n: p[member].detach().clone() for n, p in self.params.items()}
