@@ -39,6 +39,9 @@ class TrainableEntry:
     description: str
     #: a small instance of its model, to check LR configs against without training
     build_model: Callable[[], nn.Module] | None = None
+    #: `package.module:function` training K configs as one population, None without support
+    #: (`train(configs, reporter)`, see `trainables.population`)
+    population_path: str | None = None
 
     @property
     def function(self) -> Callable[[dict[str, Any]], None]:

@@ -38,6 +38,7 @@ from tuner._space_settings import (
 )
 from tuner._space_trainable import group_names, resolve_trainable, trainable_problems
 from tuner._space_yaml import numbers_as_floats, read_yaml
+from tuner.population import population_problems
 
 __all__ = [
     "CHECK_SAMPLES",
@@ -66,6 +67,8 @@ class SpaceFile(BaseModel):
     metric: str = Field(min_length=1)
     mode: Literal["min", "max"]
     num_samples: int = Field(default=10, ge=1)
+    #: Optuna trials trained together in one Ray trial (needs a trainable with population support)
+    population: int = Field(default=1, ge=1)
     max_concurrent_trials: int | None = Field(default=None, ge=1)
     fixed: dict[str, Any] = {}
     search: SearchDef = SearchDef()
@@ -150,6 +153,8 @@ def space_problems(space: SpaceFile) -> list[Problem]:
     trainable = trainable_problems(space.trainable)
     problems += trainable
     if not trainable:
+        entry = space.resolve_trainable()
+        problems += population_problems(space.population, entry, space.trainable)
         schedules, aliases = _schedules()
         problems += search_problems(
             space.search,

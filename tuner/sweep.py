@@ -20,6 +20,14 @@ from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
+from tuner.population import (
+    expected_ray_trials,
+    population_ray_function,
+    ray_trial_count,
+    write_member_logs,
+)
+from tuner.population_asha import finish_member_asha, start_member_asha
+from tuner.population_search import PopulationOptunaSearch
 from tuner.progress import ProgressCallback
 from tuner.recovery import close_orphans, ray_trials_of, stop_on_divergence, was_interrupted
 from tuner.resumable import resumable_trainable
@@ -65,14 +73,17 @@ def ray_trainable(space: Any) -> Any:
     (`tuner.resumable`)."""
     entry = space.resolve_trainable()
     function = entry if callable(entry) else entry.worker_function
+    if space.population > 1:
+        function = population_ray_function(entry)
     resources = {"cpu": space.resources.cpu, "gpu": space.resources.gpu}
     trainable = resumable_trainable(stop_on_divergence(function, space.metric))
     return tune.with_resources(trainable, resources)
 
 
 def build_scheduler(space: Any) -> TrialScheduler:
-    """ASHA over `training_iteration` with `max_t = n_epochs`, or FIFO when `asha: null`."""
-    if space.asha is None:
+    """ASHA over `training_iteration` with `max_t = n_epochs`, or FIFO when `asha: null` (and
+    for populations: their members' ASHA is `tuner.population_asha`)."""
+    if space.asha is None or space.population > 1:
         return FIFOScheduler()
     return ASHAScheduler(
         time_attr="training_iteration",
@@ -103,13 +114,22 @@ def build_searcher(space: Any, experiment: Experiment) -> BudgetAwareOptunaSearc
     """The Optuna searcher of the space file, on the experiment's study and storage."""
     settings = space.searcher
     sampler = build_sampler(settings.name, settings.seed, settings.n_startup_trials)
-    return BudgetAwareOptunaSearch(
-        TrialConfig(space),
-        max_t=space.n_epochs,
-        sampler=sampler,
-        study_name=experiment.study_name,
-        storage=experiment.optuna_storage,
-    )
+    options: dict[str, Any] = {
+        "max_t": space.n_epochs,
+        "sampler": sampler,
+        "study_name": experiment.study_name,
+        "storage": experiment.optuna_storage,
+    }
+    if space.population > 1:
+        asha = start_member_asha(space, experiment.study_name)
+        return PopulationOptunaSearch(
+            TrialConfig(space),
+            population=space.population,
+            num_members=space.num_samples,
+            asha_actor=asha,
+            **options,
+        )
+    return BudgetAwareOptunaSearch(TrialConfig(space), **options)
 
 
 def default_concurrency(space: Any, cluster_cpus: float) -> int:
@@ -127,7 +147,7 @@ def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune
         mode=space.mode,
         search_alg=build_searcher(space, experiment),
         scheduler=build_scheduler(space),
-        num_samples=space.num_samples,
+        num_samples=ray_trial_count(space.num_samples, space.population),
         max_concurrent_trials=default_concurrency(space, cluster_cpus),
         reuse_actors=True,
         trial_dirname_creator=trial_dirname,
@@ -157,6 +177,8 @@ def restore_tuner(space: Any, experiment: Experiment) -> tune.Tuner:
     """The interrupted Tuner of `experiment`, continuing unfinished trials (Ray's state files
     are first put back from their last intact copy if a crash damaged them)."""
     repair_state(experiment.dir)
+    if space.population > 1:
+        start_member_asha(space, experiment.study_name)
     return tune.Tuner.restore(
         str(experiment.dir), trainable=ray_trainable(space), resume_unfinished=True
     )
@@ -189,9 +211,12 @@ def run_tuner(
     """
     with remembered_trainables(), actors_kept_while_starting():
         trials = ray_trials_of(tuner.fit())
+    finish_member_asha(experiment.study_name, experiment.dir)
     study = experiment.load_study()
-    interrupted = was_interrupted(trials, num_samples, experiment.max_t)
+    expected = expected_ray_trials(trials, num_samples)
+    interrupted = was_interrupted(trials, expected, experiment.max_t)
     if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
         close_orphans(study, trials, experiment.metric, experiment.max_t)
+    write_member_logs(experiment.dir, study)
     exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
     return SweepOutcome(experiment, state_counts(study), exports, interrupted, fail_reasons(study))

@@ -1,0 +1,129 @@
+"""`population: K` without Ray: the schema field, member ends, the member ASHA rule."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.tuner.spaces import toy_space
+from trainables.lr.errors import ConfigError
+from trainables.population import PopulationReporter
+from tuner.population import expected_ray_trials, member_rows, ray_trial_count
+from tuner.population_asha import MemberAsha
+from tuner.space import load_space
+
+TOY_POPULATION = "tests.tuner.toy_population:trainable"
+
+
+def test_population_defaults_to_one_and_must_be_positive(tmp_path: Path, results_dir: Path):
+    assert load_space(toy_space(tmp_path, results_dir)).population == 1
+    path = toy_space(tmp_path, results_dir, name="zero", population=0)
+    with pytest.raises(ConfigError) as caught:
+        load_space(path)
+    assert f"{path}: population is 0, but input should be greater than or equal to 1" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize("trainable", ["tests.tuner.toy:trainable", "finetune"])
+def test_population_without_support_is_refused_naming_file_and_path(
+    tmp_path: Path, results_dir: Path, trainable: str
+) -> None:
+    path = toy_space(tmp_path, results_dir, trainable=trainable, population=8)
+    if trainable == "finetune":  # its own search space: keep only what it needs
+        path = toy_space(tmp_path, results_dir, trainable=trainable, population=8, search={})
+    with pytest.raises(ConfigError) as caught:
+        load_space(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: population is 8, but the trainable {trainable!r} does not")
+    assert [p.path for p in caught.value.problems] == ["population"]
+
+
+def test_population_with_support_is_accepted(tmp_path: Path, results_dir: Path) -> None:
+    space = load_space(toy_space(tmp_path, results_dir, trainable=TOY_POPULATION, population=8))
+    assert space.population == 8
+
+
+@pytest.mark.parametrize(
+    ("num_samples", "population", "expected"), [(10, 1, 10), (10, 4, 3), (8, 8, 1), (9, 8, 2)]
+)
+def test_ray_trial_count(num_samples: int, population: int, expected: int) -> None:
+    assert ray_trial_count(num_samples, population) == expected
+
+
+class _Trial:
+    def __init__(self, sizes: int) -> None:
+        self.config = {"population": {"members": [{}] * sizes}}
+
+
+def test_expected_ray_trials_counts_members() -> None:
+    assert expected_ray_trials([_Trial(4), _Trial(4), _Trial(2)], 10) == 3
+    assert expected_ray_trials([_Trial(4), _Trial(4)], 10) == 3  # one population missing
+    assert expected_ray_trials([], 10) == 10
+
+
+def test_reporter_ends_members_completed_failed_and_reports_each() -> None:
+    sent: list[dict] = []
+    reporter = PopulationReporter(
+        [7, 9, 12], metric="score", mode="min", n_epochs=2, report=sent.append
+    )
+    stop = reporter.report({0: {"score": 0.5, "epoch": 1}, 1: {"epoch": 1, "failed": "loss nan"},
+                            2: {"score": math.inf}})  # fmt: skip
+    assert stop == {1, 2}
+    first = sent[0]
+    assert first["score"] == 0.5 and first["member/7/score"] == 0.5
+    assert (
+        first["member_end/9"] == "FAIL"
+        and first["member_reason/9"] == "diverged at epoch 1: loss nan"
+    )
+    assert first["member_end/12"] == "FAIL" and "score is inf" in first["member_reason/12"]
+    assert "member_end/7" not in first and first["members_active"] == 1
+    assert reporter.report({0: {"score": 0.25}}) == {0}
+    assert sent[1]["member_end/7"] == "COMPLETE" and sent[1]["member/7/score"] == 0.25
+
+
+def _reference_asha(log: list[dict], grace: int, rf: float, max_t: int, mode: str) -> list[bool]:
+    """ASHA's stop rule written out plainly: at the first rung a member reaches, stop it when its
+    reward is below the (1 - 1/rf) percentile of the rewards recorded there before it."""
+    rungs = [grace * rf**k for k in range(int(math.log(max_t / grace) / math.log(rf)) + 1)]
+    recorded: dict[float, dict[int, float]] = {r: {} for r in rungs}
+    sign = -1.0 if mode == "min" else 1.0
+    decisions = []
+    for entry in log:
+        reward, stop = sign * entry["value"], False
+        for rung in sorted(rungs, reverse=True):
+            if entry["epoch"] < rung or entry["number"] in recorded[rung]:
+                continue
+            earlier = list(recorded[rung].values())
+            stop = bool(earlier) and reward < np.nanpercentile(earlier, (1 - 1 / rf) * 100)
+            recorded[rung][entry["number"]] = reward
+            break
+        decisions.append(stop)
+    return decisions
+
+
+def test_member_asha_matches_the_rule() -> None:
+    rng = np.random.default_rng(0)
+    asha = MemberAsha(grace_period=1, reduction_factor=3, max_t=9, mode="min")
+    alive = set(range(20))
+    for epoch in range(1, 9):
+        values = {n: float(rng.random()) / epoch for n in sorted(alive)}
+        alive -= set(asha.decide(epoch, values))
+    log = asha.log()
+    assert [e["stop"] for e in log] == _reference_asha(log, 1, 3, 9, "min")
+    assert 0 < sum(e["stop"] for e in log) < 20
+    assert {e["epoch"] for e in log if e["stop"]} <= {1, 3}
+
+
+def test_member_rows_pick_one_member() -> None:
+    rows = [
+        {"trial_id": "t", "training_iteration": 1, "time_total_s": 0.1, "score": 0.5,
+         "member/3/score": 0.4, "member/3/epoch": 1, "member/4/score": 0.6},
+        {"trial_id": "t", "training_iteration": 2, "time_total_s": 0.2, "member/4/score": 0.3},
+    ]  # fmt: skip
+    assert member_rows(rows, 3, "t-3") == [
+        {"trial_id": "t-3", "training_iteration": 1, "time_total_s": 0.1, "score": 0.4, "epoch": 1}
+    ]

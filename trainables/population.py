@@ -1,0 +1,154 @@
+"""The Ray side of `population: K`: K members of a sweep trained in one Ray trial.
+
+A population function `train(configs, reporter)` trains the member configs together and, once
+per epoch, calls `reporter.report({member_index: metrics, ...})` for the members still active;
+`report` returns the indices to stop. `PopulationReporter` decides each member's end where its
+metrics arrive:
+
+- reported as `{"epoch": e, "failed": reason}` (a diverged member, reported once), or with a
+  non-finite metric: FAIL with that reason;
+- `n_epochs` reached: COMPLETE;
+- otherwise the sweep's member ASHA (a named Ray actor, see `tuner.population_asha`) is asked
+  which members to stop: PRUNED.
+
+Each epoch becomes one Ray report: the metric is the best value of the members reported in it
+(Ray's own bookkeeping and progress lines), each member's numbers are under
+`member/<optuna number>/<key>` and each member that ended under `member_end/<number>` (its
+state) and `member_reason/<number>` (for FAIL). The driver's searcher turns these into the
+members' own Optuna records.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+#: the key of a trial config holding the population: metric, mode, asha actor name, members
+POPULATION = "population"
+#: the key a population function reports a diverged member under, once, with the reason
+FAILED = "failed"
+
+Report = Callable[[dict[str, Any]], Any]
+PopulationFunction = Callable[..., Any]
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class PopulationReporter:
+    """Per-epoch reports of K members; the member ends and which members to stop (docstring).
+
+    `numbers` are the members' Optuna trial numbers, in member-index order; `asha` a handle of
+    the member ASHA actor (None: only completions and failures end members); `report` the
+    Ray reporting call (`ray.tune.report`).
+    """
+
+    def __init__(
+        self,
+        numbers: list[int],
+        *,
+        metric: str,
+        mode: str,
+        n_epochs: int,
+        asha: Any = None,
+        report: Report | None = None,
+    ) -> None:
+        self.numbers = list(numbers)
+        self.metric, self.mode, self.n_epochs = metric, mode, n_epochs
+        self._asha = asha
+        self._report = report
+        self.epoch = 0
+        self.ended: dict[int, str] = {}
+
+    def report(self, metrics_by_member: Mapping[int, Mapping[str, Any]]) -> set[int]:
+        """Report one epoch of the active members; returns the member indices to stop."""
+        self.epoch += 1
+        result: dict[str, Any] = {}
+        values: dict[int, float] = {}
+        stop: set[int] = set()
+        for index, metrics in sorted(metrics_by_member.items()):
+            number = self.numbers[index]
+            if index in self.ended:
+                continue  # ended already: a late report changes nothing
+            result.update({f"member/{number}/{k}": v for k, v in metrics.items() if _is_number(v)})
+            value = _finite(metrics.get(self.metric))
+            failed = metrics.get(FAILED)
+            if failed is not None or (self.metric in metrics and value is None):
+                reason = failed or f"{self.metric} is {metrics[self.metric]!r}, not a finite number"
+                self._end(result, index, "FAIL", f"diverged at epoch {self.epoch}: {reason}")
+                stop.add(index)
+            elif self.epoch >= self.n_epochs:
+                self._end(result, index, "COMPLETE")
+                stop.add(index)
+            elif value is not None:  # an epoch without the metric is no rung decision
+                values[number] = value
+        pruned = self._pruned(values)
+        for index, number in enumerate(self.numbers):
+            if number in pruned:
+                self._end(result, index, "PRUNED")
+                stop.add(index)
+        result[self.metric] = self._best(metrics_by_member)
+        result["members_active"] = len(self.numbers) - len(self.ended)
+        if self._report is not None:
+            self._report(result)
+        return stop
+
+    def _pruned(self, values: dict[int, float]) -> set[int]:
+        if self._asha is None or not values:
+            return set()
+        import ray
+
+        return set(ray.get(self._asha.decide.remote(self.epoch, values)))
+
+    def _end(self, result: dict[str, Any], index: int, state: str, reason: str = "") -> None:
+        number = self.numbers[index]
+        self.ended[index] = state
+        result[f"member_end/{number}"] = state
+        if reason:
+            result[f"member_reason/{number}"] = str(reason)
+
+    def _best(self, metrics_by_member: Mapping[int, Mapping[str, Any]]) -> float:
+        values = [_finite(m.get(self.metric)) for m in metrics_by_member.values()]
+        finite = [v for v in values if v is not None]
+        if not finite:
+            return math.nan
+        return min(finite) if self.mode == "min" else max(finite)
+
+
+def population_trainable(train: PopulationFunction) -> Callable[[dict[str, Any]], None]:
+    """A Ray function trainable running the population of its config with `train`.
+
+    The config is `{"n_epochs": N, "population": {"metric", "mode", "asha", "members": [{"number",
+    "config"}, ...]}}`; `train(configs, reporter)` receives the member configs in order.
+    """
+
+    @functools.wraps(train)
+    def trainable(config: dict[str, Any]) -> None:
+        import ray
+        from ray import tune
+
+        population = config[POPULATION]
+        members = population["members"]
+        asha = ray.get_actor(population["asha"]) if population.get("asha") else None
+        reporter = PopulationReporter(
+            [int(m["number"]) for m in members],
+            metric=population["metric"],
+            mode=population["mode"],
+            n_epochs=int(config["n_epochs"]),
+            asha=asha,
+            report=tune.report,
+        )
+        train([dict(m["config"]) for m in members], reporter)
+
+    return trainable

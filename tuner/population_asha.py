@@ -1,0 +1,89 @@
+"""Asynchronous successive halving per population member, in one small Ray actor per sweep.
+
+Ray's `ASHAScheduler` sees Ray trials, and with `population: K` a Ray trial holds K members,
+so the members' rungs are kept here, where every population trainable asks each epoch which of
+its members to stop. The rule is Ray's own bracket (`ray.tune.schedulers.async_hyperband.
+_Bracket`, one bracket, `max_t = n_epochs`, the space's grace period and reduction factor, the
+reward `-value` for `mode: min`): a member reaching a rung is stopped when its reward is below
+the `(1 - 1/reduction_factor)` percentile of the rewards recorded at that rung before it.
+
+Every decision is logged in order (`log()`), and `finish_member_asha` writes the log to
+`member_asha.json` in the experiment folder, so the decisions can be checked afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+#: the file in the experiment folder holding every member ASHA decision, in order
+LOG_FILE = "member_asha.json"
+
+
+class MemberAsha:
+    """ASHA's rungs over population members, keyed by Optuna trial number."""
+
+    def __init__(self, grace_period: int, reduction_factor: float, max_t: int, mode: str) -> None:
+        from ray.tune.schedulers.async_hyperband import _Bracket
+
+        self._bracket = _Bracket(grace_period, max_t, reduction_factor, s=0)
+        self._sign = -1.0 if mode == "min" else 1.0
+        self._max_t = max_t
+        self._log: list[dict[str, Any]] = []
+
+    def decide(self, epoch: int, values: dict[int, float]) -> list[int]:
+        """The members (Optuna numbers) to stop after `epoch`, given their metric values."""
+        from ray.tune.schedulers import TrialScheduler
+
+        stop = []
+        for number, value in sorted(values.items()):
+            if epoch >= self._max_t:
+                continue  # finished: COMPLETE, never a rung decision
+            member = SimpleNamespace(trial_id=str(number))
+            action = self._bracket.on_result(member, epoch, self._sign * float(value))
+            stopped = action == TrialScheduler.STOP
+            self._log.append(
+                {"number": int(number), "epoch": epoch, "value": float(value), "stop": stopped}
+            )
+            if stopped:
+                stop.append(int(number))
+        return stop
+
+    def log(self) -> list[dict[str, Any]]:
+        """Every decision so far, in the order they were taken."""
+        return list(self._log)
+
+
+def actor_name(study_name: str) -> str:
+    """The Ray actor name of a sweep's member ASHA."""
+    return f"member-asha-{study_name}"
+
+
+def start_member_asha(space: Any, study_name: str) -> str | None:
+    """Start (or find, after a restore) the member ASHA of a sweep; its name, None without ASHA."""
+    if space.asha is None:
+        return None
+    import ray
+
+    name = actor_name(study_name)
+    ray.remote(num_cpus=0)(MemberAsha).options(name=name, get_if_exists=True).remote(
+        space.asha.grace_period, space.asha.reduction_factor, space.n_epochs, space.mode
+    )
+    return name
+
+
+def finish_member_asha(study_name: str, exp_dir: Path) -> Path | None:
+    """Append the actor's decisions to `member_asha.json` in `exp_dir`, then end the actor."""
+    import ray
+
+    try:
+        actor = ray.get_actor(actor_name(study_name))
+    except ValueError:
+        return None  # no population sweep, or no ASHA
+    path = Path(exp_dir) / LOG_FILE
+    earlier = json.loads(path.read_text()) if path.is_file() else []
+    path.write_text(json.dumps([*earlier, *ray.get(actor.log.remote())], indent=1) + "\n")
+    ray.kill(actor)
+    return path
