@@ -27,7 +27,8 @@ not called for an epoch where no member is left. `MemoryPopulationReporter` keep
 and can stop members at chosen epochs (tests, benchmarks). Checkpointing is not supported yet:
 a population restarts from scratch.
 
->>> reports = train_dsr_population([{"learning_rate": 1e-2}, {"learning_rate": 3e-2}])  # doctest: +SKIP
+>>> configs = [{"learning_rate": 1e-2}, {"learning_rate": 3e-2}]
+>>> reports = train_dsr_population(configs)  # doctest: +SKIP
 """
 
 from __future__ import annotations

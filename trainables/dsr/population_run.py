@@ -3,8 +3,9 @@
 Each member is built as a lone `DSRRun` (same seeded init, LR plan, alpha schedule), whose
 model, plan and clock stay the member's source of truth: each step's per-group lrs, each epoch's
 freeze state and plateau reductions. Training uses the members' parameters stacked along a
-leading K dimension (`torch.func.stack_module_state`), one vmapped `gtf_loss` over the members on
-the shared batches, one backward of the summed member losses and one `StackedOptimizer` step.
+leading K dimension (as `torch.func.stack_module_state` stacks them), one vmapped `gtf_loss`
+over the members on the shared batches, one backward of the summed member losses and one
+`StackedOptimizer` step.
 
 What members may differ in: every LR key, `alpha` and `grad_clip` (`MAY_DIFFER`). Every other
 setting shapes the model, the data, the batch order or the evaluation and must be equal.
@@ -18,7 +19,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
 
 from trainables.dsr.data import DSRData
 from trainables.dsr.model import HierarchicalDSR
@@ -108,8 +109,12 @@ class PopulationRun:
         if problems:
             raise ConfigError(problems)
         self.size = len(self.runs)
-        stacked, _ = stack_module_state([run.model for run in self.runs])
-        self.params = {n: p.detach().clone().requires_grad_(True) for n, p in stacked.items()}
+        # stacked as `torch.func.stack_module_state` does, which refuses members whose groups
+        # differ in requires_grad (one frozen at the start, one not)
+        named = [dict(run.model.named_parameters()) for run in self.runs]
+        self.params = {
+            n: torch.stack([m[n].detach() for m in named]).requires_grad_(True) for n in named[0]
+        }
         self.optimizer = StackedOptimizer(
             self.params,
             [run.model for run in self.runs],

@@ -1,0 +1,234 @@
+"""Fused populations: every member trains exactly as the same config alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+
+from trainables.dsr.data import DSRData, load_data
+from trainables.dsr.population import (
+    MemoryPopulationReporter,
+    PopulationRun,
+    train_dsr_population,
+)
+from trainables.dsr.settings import settings_of
+from trainables.dsr.trainable import train_dsr
+from trainables.reporting import TrainingDiverged
+
+BASE: dict[str, Any] = {
+    "n_subjects": 2,
+    "train_steps": 200,
+    "test_steps": 300,
+    "latent_dim": 6,
+    "hidden_dim": 8,
+    "seq_len": 10,
+    "batch_size": 8,
+    "n_epochs": 20,
+    "eval_every": 5,
+    "device": "cpu",
+}
+
+CONFIGS: list[dict[str, Any]] = [
+    # constant lr, Adam defaults
+    {"learning_rate": 1e-2, "lr_scheduling": {"name": "Constant"}},
+    # general and subject rates, epoch-wise MultiStepLR
+    {
+        "learning_rate": [3e-3, 3e-2],
+        "lr_scheduling": {
+            "name": "MultiStepLR",
+            "hyperparameters": {"milestones": [0.25, 0.5], "gamma": 0.3},
+        },
+    },
+    # step-wise cosine, the encoder frozen after 4 epochs, AdamW with weight decay
+    {
+        "learning_rate": {
+            "encoder": {"lr": 1e-2, "freeze_after": 4},
+            "decoder": {"lr": 5e-3},
+            "dsr": {"shared": {"lr": 2e-2}, "subjects": {"lr": 5e-2}},
+        },
+        "lr_scheduling": {"name": "Cosine", "hyperparameters": {"unit": "step"}},
+        "optimizer": {"name": "AdamW", "hyperparameters": {"weight_decay": 0.05}},
+    },
+    # plateau on the prediction error, the DSR model frozen until epoch 3, own alpha and clip
+    {
+        "learning_rate": {"encoder": {"lr": 2e-2}, "dsr": {"lr": 1e-2, "unfreeze_at": 3}},
+        "lr_scheduling": {
+            "name": "ReduceLROnPlateau",
+            "hyperparameters": {"metric": "pred_error", "patience": 0, "factor": 0.5},
+        },
+        "optimizer": {"hyperparameters": {"weight_decay": 1e-3, "betas": [0.8, 0.99]}},
+        "alpha": 0.5,
+        "grad_clip": 0.5,
+    },
+    # a per-group schedule beside the global one, a scheduled alpha, no clipping
+    {
+        "learning_rate": {
+            "encoder": {"lr": 1e-2},
+            "decoder": {
+                "lr": 1e-2,
+                "schedule": {"name": "StepLR", "hyperparameters": {"step_size": 3}},
+            },
+            "dsr": {"lr": 1e-2},
+        },
+        "lr_scheduling": {"name": "ExponentialLR", "hyperparameters": {"gamma": 0.9}},
+        "alpha": {"initial": 0.4, "name": "ExponentialLR", "hyperparameters": {"gamma": 0.9}},
+        "grad_clip": None,
+    },
+]
+
+
+@pytest.fixture
+def float64() -> Iterator[None]:
+    """float64 as the default dtype for one test, restored afterwards."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+@pytest.fixture
+def small_data() -> DSRData:
+    return load_data(settings_of(BASE).data_key)
+
+
+def member(config: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    return {**BASE, **config, **settings}
+
+
+def assert_same_reports(lone: list[dict], fused: list[dict], label: str) -> None:
+    """Every key of every epoch equal within 1e-5, the failing epoch and key in the message."""
+    assert len(fused) == len(lone), label
+    for a, b in zip(lone, fused, strict=True):
+        assert sorted(a) == sorted(b), label
+        for key in a:
+            assert b[key] == pytest.approx(a[key], abs=1e-5, rel=0), (label, a["epoch"], key)
+
+
+def test_population_matches_lone_runs(float64: None) -> None:
+    configs = [member(c) for c in CONFIGS]
+    fused = train_dsr_population(configs)
+    for i, config in enumerate(configs):
+        assert_same_reports(train_dsr(config), fused[i], f"member {i}")
+    # the configs really differ where the test claims they do
+    lrs = [[r["lr/encoder/shared"] for r in reports] for reports in fused]
+    assert len(set(lrs[0])) == 1 and lrs[1][5] == pytest.approx(0.3 * lrs[1][0])
+    assert lrs[2][4:] == [0.0] * 16 and lrs[2][1] < lrs[2][0]  # frozen after 4, cosine
+    dsr = [r["lr/dsr/shared"] for r in fused[3]]
+    assert dsr[:3] == [0.0] * 3 and min(dsr[3:]) < max(dsr[3:])  # unfreeze, plateau cut
+    losses = [r["train_loss"] for r in fused[0]]
+    assert losses[-1] < 0.5 * losses[0]  # it learns
+
+
+def test_sgd_population_matches_lone_runs(float64: None) -> None:
+    sgd = [
+        {"momentum": 0.9, "weight_decay": 1e-3},
+        {"momentum": 0.8, "nesterov": True},
+        {"momentum": 0.9, "dampening": 0.1},
+        {},
+    ]
+    configs = [
+        member(
+            {"learning_rate": 1e-2 * (i + 1), "optimizer": {"name": "SGD", "hyperparameters": h}},
+            n_epochs=6,
+        )
+        for i, h in enumerate(sgd)
+    ]
+    configs[2]["learning_rate"] = {"encoder": {"lr": 3e-2, "freeze_after": 2}, "dsr": {"lr": 3e-2}}
+    fused = train_dsr_population(configs)
+    for i, config in enumerate(configs):
+        assert_same_reports(train_dsr(config), fused[i], f"member {i}")
+
+
+def test_diverging_member_fails_alone(float64: None) -> None:
+    configs = [
+        member({"learning_rate": 1e-2}, n_epochs=6),
+        member({"learning_rate": 1e4}, n_epochs=6, grad_clip=None),
+        member({"learning_rate": 2e-2}, n_epochs=6),
+    ]
+    reporter = MemoryPopulationReporter()
+    fused = train_dsr_population(configs, reporter)
+    with pytest.raises(TrainingDiverged) as raised:
+        train_dsr(configs[1])
+    failed = fused[1][-1]
+    assert failed == {"epoch": failed["epoch"], "failed": str(raised.value)}
+    assert f"at epoch {failed['epoch']} " in failed["failed"]
+    assert failed["epoch"] < 6
+    # reported once, with its failure, and never again
+    seen = [epoch[1] for epoch in reporter.epochs if 1 in epoch]
+    assert seen[-1] == failed and all("failed" not in r for r in seen[:-1])
+    assert len(reporter.epochs) == 6 and all(1 not in e for e in reporter.epochs[failed["epoch"] :])
+    for i in (0, 2):
+        assert_same_reports(train_dsr(configs[i]), fused[i], f"member {i}")
+
+
+def test_stopped_member_keeps_its_parameters(float64: None) -> None:
+    configs = [member({"learning_rate": 1e-2 * (i + 1)}, n_epochs=6) for i in range(3)]
+    reporter = MemoryPopulationReporter(stop_at={1: 2})
+    fused = train_dsr_population(configs, reporter)
+    assert [r["epoch"] for r in fused[1]] == [1, 2]
+    assert [sorted(e) for e in reporter.epochs] == [[0, 1, 2]] * 2 + [[0, 2]] * 4
+    assert_same_reports(train_dsr(configs[1])[:2], fused[1], "stopped member")
+    for i in (0, 2):
+        assert_same_reports(train_dsr(configs[i]), fused[i], f"member {i}")
+
+
+def _epoch(run: PopulationRun) -> None:
+    """One epoch of the population with its plans stepped, as `train_dsr_population` does."""
+    for k, loss in run.train_epoch().items():
+        run.runs[k].plan.step_epoch(train_loss=loss)
+
+
+def test_stop_freezes_member_bit_identical(small_data: DSRData) -> None:
+    configs = [member({"learning_rate": 1e-2 * (i + 1)}, n_epochs=6) for i in range(3)]
+    run = PopulationRun(configs, None, small_data, torch.device("cpu"))
+    _epoch(run)
+    run.stop(1)
+    stopped = run.member_state(1)
+    others = [run.member_state(k) for k in (0, 2)]
+    _epoch(run)
+    _epoch(run)
+    assert run.members() == [0, 2]
+    for name, value in run.member_state(1).items():
+        assert torch.equal(value, stopped[name]), name
+    for state, k in zip(others, (0, 2), strict=True):
+        assert any(not torch.equal(v, state[n]) for n, v in run.member_state(k).items())
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        {"name": "AdamW", "hyperparameters": {"weight_decay": 0.1}},
+        {"name": "Adam", "hyperparameters": {"weight_decay": 0.1}},
+        {"name": "SGD", "hyperparameters": {"momentum": 0.9, "weight_decay": 0.1}},
+    ],
+    ids=lambda o: o["name"],
+)
+def test_frozen_groups_stay_bit_identical(small_data: DSRData, optimizer: dict[str, Any]) -> None:
+    frozen = {
+        "learning_rate": {"encoder": {"lr": 1e-2, "freeze_after": 2}, "dsr": {"lr": 1e-2}},
+        "optimizer": optimizer,
+    }
+    moving = {"learning_rate": 1e-2, "optimizer": optimizer}
+    run = PopulationRun(
+        [member(frozen, n_epochs=6), member(moving, n_epochs=6)],
+        None,
+        small_data,
+        torch.device("cpu"),
+    )
+    encoder = [n for n in run.params if n.startswith("encoder.")]
+    _epoch(run)
+    _epoch(run)
+    at_freeze = run.member_state(0)
+    moving_before = run.member_state(1)
+    state_before = {n: run.optimizer.state[n]["b"][0].clone() for n in encoder}
+    for _ in range(3):
+        _epoch(run)
+    after = run.member_state(0)
+    for name in encoder:
+        assert torch.equal(after[name], at_freeze[name]), name
+        assert torch.equal(run.optimizer.state[name]["b"][0], state_before[name]), name
+        assert not torch.equal(run.member_state(1)[name], moving_before[name]), name
+    assert not torch.equal(after["decoder.weight"], at_freeze["decoder.weight"])
