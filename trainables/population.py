@@ -6,7 +6,8 @@ per epoch, calls `reporter.report({member_index: metrics, ...})` for the members
 metrics arrive:
 
 - reported as `{"epoch": e, "failed": reason}` (a diverged member, reported once), or with a
-  non-finite metric: FAIL with that reason;
+  non-finite metric: FAIL with that reason, its metric NaN at that epoch (as a diverged unfused
+  trial records it);
 - `n_epochs` reached: COMPLETE;
 - otherwise the sweep's member ASHA (a named Ray actor, see `tuner.population_asha`) is asked
   which members to stop: PRUNED.
@@ -20,7 +21,6 @@ members' own Optuna records.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -29,6 +29,8 @@ from typing import Any
 POPULATION = "population"
 #: the key a population function reports a diverged member under, once, with the reason
 FAILED = "failed"
+#: the Ray namespace of the member ASHA actors (trial workers may run in another job's namespace)
+ASHA_NAMESPACE = "lr-tuner-member-asha"
 
 Report = Callable[[dict[str, Any]], Any]
 PopulationFunction = Callable[..., Any]
@@ -86,6 +88,8 @@ class PopulationReporter:
             failed = metrics.get(FAILED)
             if failed is not None or (self.metric in metrics and value is None):
                 reason = failed or f"{self.metric} is {metrics[self.metric]!r}, not a finite number"
+                # recorded as an unfused trial records it: the metric NaN at the diverging epoch
+                result[f"member/{number}/{self.metric}"] = math.nan
                 self._end(result, index, "FAIL", f"diverged at epoch {self.epoch}: {reason}")
                 stop.add(index)
             elif self.epoch >= self.n_epochs:
@@ -133,14 +137,13 @@ def population_trainable(train: PopulationFunction) -> Callable[[dict[str, Any]]
     "config"}, ...]}}`; `train(configs, reporter)` receives the member configs in order.
     """
 
-    @functools.wraps(train)
     def trainable(config: dict[str, Any]) -> None:
         import ray
         from ray import tune
 
         population = config[POPULATION]
         members = population["members"]
-        asha = ray.get_actor(population["asha"]) if population.get("asha") else None
+        asha = ray.get_actor(population["asha"], ASHA_NAMESPACE) if population.get("asha") else None
         reporter = PopulationReporter(
             [int(m["number"]) for m in members],
             metric=population["metric"],
@@ -151,4 +154,8 @@ def population_trainable(train: PopulationFunction) -> Callable[[dict[str, Any]]
         )
         train([dict(m["config"]) for m in members], reporter)
 
+    # named after `train` (Ray names trials after it), but not `functools.wraps`: Ray reads the
+    # signature through `__wrapped__` and wants a single `config` parameter
+    trainable.__name__ = trainable.__qualname__ = getattr(train, "__name__", "population")
+    trainable.__doc__ = getattr(train, "__doc__", None)
     return trainable

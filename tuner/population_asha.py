@@ -18,8 +18,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from trainables.population import ASHA_NAMESPACE
+
 #: the file in the experiment folder holding every member ASHA decision, in order
 LOG_FILE = "member_asha.json"
+#: the driver's handles of the actors it started: Ray ends an actor once no handle is left
+_HANDLES: dict[str, Any] = {}
 
 
 class MemberAsha:
@@ -68,8 +72,11 @@ def start_member_asha(space: Any, study_name: str) -> str | None:
     import ray
 
     name = actor_name(study_name)
-    ray.remote(num_cpus=0)(MemberAsha).options(name=name, get_if_exists=True).remote(
-        space.asha.grace_period, space.asha.reduction_factor, space.n_epochs, space.mode
+    options = {"name": name, "namespace": ASHA_NAMESPACE, "get_if_exists": True}
+    _HANDLES[name] = (
+        ray.remote(num_cpus=0)(MemberAsha)
+        .options(**options)
+        .remote(space.asha.grace_period, space.asha.reduction_factor, space.n_epochs, space.mode)
     )
     return name
 
@@ -79,11 +86,12 @@ def finish_member_asha(study_name: str, exp_dir: Path) -> Path | None:
     import ray
 
     try:
-        actor = ray.get_actor(actor_name(study_name))
+        actor = ray.get_actor(actor_name(study_name), ASHA_NAMESPACE)
     except ValueError:
         return None  # no population sweep, or no ASHA
     path = Path(exp_dir) / LOG_FILE
     earlier = json.loads(path.read_text()) if path.is_file() else []
     path.write_text(json.dumps([*earlier, *ray.get(actor.log.remote())], indent=1) + "\n")
     ray.kill(actor)
+    _HANDLES.pop(actor_name(study_name), None)
     return path
