@@ -16,6 +16,7 @@ from trainables.dsr.population import (
 )
 from trainables.dsr.settings import settings_of
 from trainables.dsr.trainable import train_dsr
+from trainables.lr.errors import ConfigError
 from trainables.reporting import TrainingDiverged
 
 BASE: dict[str, Any] = {
@@ -232,3 +233,56 @@ def test_frozen_groups_stay_bit_identical(small_data: DSRData, optimizer: dict[s
         assert torch.equal(run.optimizer.state[name]["b"][0], state_before[name]), name
         assert not torch.equal(run.member_state(1)[name], moving_before[name]), name
     assert not torch.equal(after["decoder.weight"], at_freeze["decoder.weight"])
+
+
+def test_members_must_share_the_model_and_data(small_data: DSRData) -> None:
+    configs = [
+        member({"learning_rate": 1e-2}),
+        member({"learning_rate": 1e-2, "alpha": 0.5, "grad_clip": 1.0}),  # may differ
+        member({"learning_rate": 1e-2}, hidden_dim=16, seed=3),
+        member({"learning_rate": {"decoder": {"subjects": {"lr": 1}}}}, batch_size=4),
+    ]
+    with pytest.raises(ConfigError) as raised:
+        PopulationRun(configs, None, small_data, torch.device("cpu"))
+    paths = sorted(p.path for p in raised.value.problems)
+    assert paths == [
+        "members[2].hidden_dim",
+        "members[2].seed",
+        "members[3].batch_size",
+        "members[3].learning_rate.decoder.subjects",
+    ]
+    message = str(raised.value)
+    assert "members[2].hidden_dim is 16, but member 0 has 8" in message
+
+
+@pytest.mark.parametrize(
+    ("optimizers", "path"),
+    [
+        ([{"name": "RAdam"}], "members[1].optimizer.name"),
+        (
+            [{"name": "Adam", "hyperparameters": {"amsgrad": True}}],
+            "members[1].optimizer.hyperparameters.amsgrad",
+        ),
+        (
+            [{"name": "AdamW", "hyperparameters": {"maximize": True}}],
+            "members[1].optimizer.hyperparameters.maximize",
+        ),
+        ([{"name": "SGD"}], "members"),
+    ],
+)
+def test_unsupported_optimizers_are_refused(
+    small_data: DSRData, optimizers: list[dict[str, Any]], path: str
+) -> None:
+    configs = [member({"learning_rate": 1e-2})]
+    configs += [member({"learning_rate": 1e-2, "optimizer": o}) for o in optimizers]
+    with pytest.raises(ConfigError) as raised:
+        PopulationRun(configs, None, small_data, torch.device("cpu"))
+    assert [p.path for p in raised.value.problems] == [path]
+
+
+def test_adam_and_adamw_share_a_population(small_data: DSRData) -> None:
+    configs = [
+        member({"learning_rate": 1e-2, "optimizer": {"name": name}}) for name in ("Adam", "AdamW")
+    ]
+    run = PopulationRun(configs, None, small_data, torch.device("cpu"))
+    assert run.optimizer.decoupled == [False, True]
