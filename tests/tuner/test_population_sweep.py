@@ -118,6 +118,7 @@ def test_population_sweep_through_the_api(
 def test_population_sweep_through_the_cli(tmp_path: Path, results_dir: Path) -> None:
     path = population_space(tmp_path, results_dir, "pop8", population=8, num_samples=24)
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     done = subprocess.run(
         [sys.executable, "-m", "tuner", "run", str(path)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
