@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -49,14 +50,25 @@ def optimizer_problems(plans: Sequence[LRPlan]) -> list[Problem]:
     return problems
 
 
-def _per_member(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
-    """(K, 1, ..., 1) tensor broadcasting against a stacked parameter."""
-    shape = (len(values),) + (1,) * (like.dim() - 1)
-    return torch.tensor(values, dtype=like.dtype, device=like.device).view(shape)
+#: per-group hyperparameters read once from each member's optimizer, by family
+_STATIC = {
+    "adam": ("weight_decay", "beta1", "beta2", "eps"),
+    "sgd": ("weight_decay", "momentum", "dampening", "nesterov"),
+}
+
+
+def _group_value(group: Mapping[str, Any], key: str) -> float:
+    if key in ("beta1", "beta2"):
+        return float(group["betas"][key == "beta2"])
+    return float(group[key])
 
 
 class StackedOptimizer:
-    """Per-member, per-group hyperparameters and state over stacked parameters (see module)."""
+    """Per-member, per-group hyperparameters and state over stacked parameters (see module).
+
+    Call `begin_step(active)` before the backward (it reads each member's lrs and freeze states
+    and says whether any member trains), then `step()`.
+    """
 
     def __init__(
         self,
@@ -67,20 +79,33 @@ class StackedOptimizer:
     ) -> None:
         self.params = dict(params)
         self.plans = list(plans)
-        self.grad_clip = list(grad_clip)
         self.family = FAMILIES[plans[0].spec.optimizer.name]
-        # (member, parameter name) -> index of its param group in the member's optimizer
-        self.group_of: list[dict[str, int]] = []
+        device = next(iter(self.params.values())).device
+        self.grad_clip = torch.tensor(
+            [math.inf if c is None else c for c in grad_clip], dtype=torch.float64, device=device
+        )
+        self.clips = any(c is not None for c in grad_clip)
+        # (parameter name) -> (K,) index of its param group in each member's optimizer
+        group_of: list[dict[str, int]] = []
         for model, plan in zip(models, plans, strict=True):
             names = {id(p): n for n, p in model.named_parameters()}
-            self.group_of.append(
-                {
-                    names[id(p)]: g
-                    for g, group in enumerate(plan.optimizer.param_groups)
-                    for p in group["params"]
-                }
+            groups = plan.optimizer.param_groups
+            group_of.append(
+                {names[id(p)]: g for g, group in enumerate(groups) for p in group["params"]}
             )
+        self.index = {
+            name: torch.tensor([g[name] for g in group_of], device=device) for name in self.params
+        }
+        self._members = torch.arange(len(self.plans), device=device)
+        self._width = max(len(plan.optimizer.param_groups) for plan in self.plans)
+        self.static = {
+            key: self._table(
+                [[_group_value(g, key) for g in p.optimizer.param_groups] for p in plans]
+            )
+            for key in _STATIC[self.family]
+        }
         self.decoupled = [p.spec.optimizer.name == "AdamW" for p in plans]
+        self._decoupled = torch.tensor(self.decoupled, device=device)
         self.state = {
             name: {
                 "step": torch.zeros(p.shape[0], dtype=p.dtype, device=p.device),
@@ -89,57 +114,59 @@ class StackedOptimizer:
             }
             for name, p in self.params.items()
         }
+        self._lr = self.static["weight_decay"]
+        self._masks: dict[str, torch.Tensor] = {}
 
-    def _hyper(self, name: str, key: str) -> list:
-        return [
-            plan.optimizer.param_groups[groups[name]][key]
-            for plan, groups in zip(self.plans, self.group_of, strict=True)
-        ]
+    def _table(self, rows: Sequence[Sequence[float]]) -> torch.Tensor:
+        """(K, groups) float64 table, rows padded (a member with fewer groups never reads them)."""
+        padded = [list(row) + [0.0] * (self._width - len(row)) for row in rows]
+        return torch.tensor(padded, dtype=torch.float64, device=self._members.device)
 
-    def _updating(self, name: str, active: torch.Tensor) -> torch.Tensor:
-        """(K,) bool: members whose group of `name` is trained this step."""
-        frozen = [
-            plan.frozen()[plan.optimizer.param_groups[groups[name]]["name"]]
-            for plan, groups in zip(self.plans, self.group_of, strict=True)
-        ]
-        return active & ~torch.tensor(frozen, dtype=torch.bool)
+    def _of(self, table: torch.Tensor, name: str) -> torch.Tensor:
+        """The (K, 1, ..., 1) float64 values of parameter `name`'s group in each member."""
+        values = table[self._members, self.index[name]]
+        return values.view((-1,) + (1,) * (self.params[name].dim() - 1))
 
-    def any_trainable(self, active: torch.Tensor) -> bool:
-        """Whether any active member has an unfrozen group (else no backward is needed)."""
-        return any(bool(self._updating(name, active).any()) for name in self.params)
+    def begin_step(self, active: torch.Tensor) -> bool:
+        """Read each member's lrs and freeze states now; whether any (member, group) trains."""
+        self._lr = self._table([[g["lr"] for g in p.optimizer.param_groups] for p in self.plans])
+        frozen = self._table(
+            [[p.frozen()[g["name"]] for g in p.optimizer.param_groups] for p in self.plans]
+        )
+        trains = active.to(frozen.device)[:, None] & (frozen == 0)
+        self._masks = {name: trains[self._members, self.index[name]] for name in self.params}
+        return any(bool(mask.any()) for mask in self._masks.values())
 
     def zero_grad(self) -> None:
         for p in self.params.values():
             p.grad = None
 
     @torch.no_grad()
-    def step(self, active: torch.Tensor) -> None:
-        """Clip each member's gradients, then update every (member, group) that is trained."""
-        masks = {name: self._updating(name, active) for name in self.params}
-        self._clip(masks)
+    def step(self) -> None:
+        """Clip each member's gradients, then update every (member, group) that trains."""
+        if self.clips:
+            self._clip()
         for name, p in self.params.items():
-            if p.grad is None or not bool(masks[name].any()):
+            mask = self._masks[name]
+            if p.grad is None or not bool(mask.any()):
                 continue
-            mask = masks[name].to(p.device).view((-1,) + (1,) * (p.dim() - 1))
+            mask = mask.view((-1,) + (1,) * (p.dim() - 1))
             if self.family == "adam":
                 self._adam(name, p, mask)
             else:
                 self._sgd(name, p, mask)
 
-    def _clip(self, masks: Mapping[str, torch.Tensor]) -> None:
-        if all(c is None for c in self.grad_clip):
-            return
-        limits = [math.inf if c is None else c for c in self.grad_clip]
+    def _clip(self) -> None:
+        """`clip_grad_norm_` per member, over the parameters it has gradients for."""
         norms = []
         for name, p in self.params.items():
-            if p.grad is None:
-                continue
-            norm = torch.linalg.vector_norm(p.grad.flatten(1), dim=1)
-            norms.append(torch.where(masks[name].to(p.device), norm, torch.zeros_like(norm)))
+            if p.grad is not None:
+                norm = torch.linalg.vector_norm(p.grad.flatten(1), dim=1)
+                norms.append(torch.where(self._masks[name], norm, torch.zeros_like(norm)))
         if not norms:
             return
         total = torch.linalg.vector_norm(torch.stack(norms), dim=0)
-        limit = torch.tensor(limits, dtype=total.dtype, device=total.device)
+        limit = self.grad_clip.to(total.dtype)
         coef = torch.clamp(limit / (total + 1e-6), max=1.0)
         coef = torch.where(torch.isinf(limit), torch.ones_like(coef), coef)
         for p in self.params.values():
@@ -147,37 +174,33 @@ class StackedOptimizer:
                 p.grad.mul_(coef.view((-1,) + (1,) * (p.dim() - 1)))
 
     def _adam(self, name: str, p: torch.Tensor, mask: torch.Tensor) -> None:
-        state = self.state[name]
-        grad = p.grad
-        lr = _per_member(self._hyper(name, "lr"), p)
-        wd = _per_member(self._hyper(name, "weight_decay"), p)
-        betas = self._hyper(name, "betas")
-        beta1 = _per_member([b[0] for b in betas], p)
-        beta2 = _per_member([b[1] for b in betas], p)
-        eps = _per_member(self._hyper(name, "eps"), p)
-        decoupled = _per_member([float(d) for d in self.decoupled], p).bool()
-        step = state["step"].view_as(lr) + 1
-        decayed = torch.where(decoupled, p * (1 - lr * wd), p)
-        grad = torch.where(decoupled, grad, grad + wd * p)
-        exp_avg = state["a"].lerp(grad, 1 - beta1)
-        exp_avg_sq = state["b"] * beta2 + (1 - beta2) * grad * grad
-        step_size = lr / (1 - beta1**step)
-        denom = exp_avg_sq.sqrt() / (1 - beta2**step).sqrt() + eps
+        # scalar factors in float64, as torch computes them from Python floats
+        state, grad, dtype = self.state[name], p.grad, p.dtype
+        lr, wd = self._of(self._lr, name), self._of(self.static["weight_decay"], name)
+        beta1, beta2 = self._of(self.static["beta1"], name), self._of(self.static["beta2"], name)
+        eps = self._of(self.static["eps"], name).to(dtype)
+        decoupled = self._decoupled.view_as(lr)
+        step = state["step"].view_as(lr).double() + 1
+        decayed = torch.where(decoupled, p * (1 - lr * wd).to(dtype), p)
+        grad = torch.where(decoupled, grad, grad + wd.to(dtype) * p)
+        exp_avg = state["a"].lerp(grad, (1 - beta1).to(dtype))
+        exp_avg_sq = state["b"] * beta2.to(dtype) + (1 - beta2).to(dtype) * grad * grad
+        step_size = (lr / (1 - beta1**step)).to(dtype)
+        denom = exp_avg_sq.sqrt() / (1 - beta2**step).sqrt().to(dtype) + eps
         new = decayed + (-step_size) * (exp_avg / denom)
         p.copy_(torch.where(mask, new, p))
         state["a"].copy_(torch.where(mask, exp_avg, state["a"]))
         state["b"].copy_(torch.where(mask, exp_avg_sq, state["b"]))
-        state["step"].copy_(torch.where(mask.view(-1), step.view(-1), state["step"]))
+        state["step"].copy_(torch.where(mask.view(-1), step.view(-1).to(dtype), state["step"]))
 
     def _sgd(self, name: str, p: torch.Tensor, mask: torch.Tensor) -> None:
-        state = self.state[name]
-        lr = _per_member(self._hyper(name, "lr"), p)
-        wd = _per_member(self._hyper(name, "weight_decay"), p)
-        momentum = _per_member(self._hyper(name, "momentum"), p)
-        dampening = _per_member(self._hyper(name, "dampening"), p)
-        nesterov = _per_member([float(n) for n in self._hyper(name, "nesterov")], p).bool()
+        state, dtype = self.state[name], p.dtype
+        lr, wd = self._of(self._lr, name).to(dtype), self._of(self.static["weight_decay"], name)
+        momentum = self._of(self.static["momentum"], name).to(dtype)
+        dampening = self._of(self.static["dampening"], name).to(dtype)
+        nesterov = self._of(self.static["nesterov"], name) != 0
         first = (state["step"] == 0).view_as(lr)
-        d_p = p.grad + wd * p
+        d_p = p.grad + wd.to(dtype) * p
         buf = torch.where(first, d_p, state["a"] * momentum + (1 - dampening) * d_p)
         with_momentum = torch.where(nesterov, d_p + momentum * buf, buf)
         d_p = torch.where(momentum != 0, with_momentum, d_p)

@@ -190,9 +190,9 @@ class PopulationRun:
             mask = self.active.to(self.device)
             self.optimizer.zero_grad()
             total = torch.where(mask, losses, torch.zeros_like(losses)).sum()
-            if self.optimizer.any_trainable(self.active):
+            if self.optimizer.begin_step(self.active):
                 total.backward()
-                self.optimizer.step(self.active)
+                self.optimizer.step()
             for k in self.members():
                 self.runs[k].plan.step_batch()
                 self.runs[k].step += 1
