@@ -133,3 +133,35 @@ def test_population_sweep_through_the_cli(tmp_path: Path, results_dir: Path) -> 
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     check_tables_like(results_dir / "pop8", results_dir / "plain8", 24)
+
+
+def dsr_space(tmp: Path, results: Path, name: str, **fields) -> Path:
+    """A small DSR sweep: 3 subjects, short series, 4 epochs."""
+    small = {"n_subjects": 3, "hidden_dim": 8, "train_steps": 200, "test_steps": 300}
+    search = {"learning_rate": {"lr": {"log_uniform": [1.0e-3, 3.0e-2]}}}
+    return toy_space(
+        tmp, results, name=name, trainable="dsr", n_epochs=4, fixed=small, search=search,
+        searcher={"name": "random", "seed": 0}, asha={"grace_period": 2, "reduction_factor": 2},
+        **fields,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_dsr_population_sweep(ray_local: None, tmp_path: Path, results_dir: Path) -> None:
+    outcome = run_space(dsr_space(tmp_path, results_dir, "dsr4", population=4, num_samples=6))
+    assert outcome.ok
+    exp_dir = outcome.experiment.dir
+    trials = outcome.experiment.load_study().get_trials(deepcopy=False)
+    assert len(trials) == 6 and TrialState.RUNNING not in {t.state for t in trials}
+    log = json.loads((exp_dir / LOG_FILE).read_text())
+    assert [e["stop"] for e in log] == _reference_asha(log, 2, 2, 4, "min")
+    stopped = {e["number"]: e["epoch"] for e in log if e["stop"]}
+    for trial in trials:
+        steps = sorted(trial.intermediate_values)
+        if trial.number in stopped:
+            assert trial.state == TrialState.PRUNED and steps == [1, 2]
+        elif trial.state != TrialState.FAIL:
+            assert trial.state == TrialState.COMPLETE and steps == [1, 2, 3, 4]
+            assert trial.value == trial.intermediate_values[4]
+    unfused = run_space(dsr_space(tmp_path, results_dir, "dsr1", num_samples=2))
+    check_tables_like(exp_dir, unfused.experiment.dir, 6)
