@@ -88,12 +88,13 @@ def train_dsr_population(
         alphas = {k: run.runs[k].alpha() for k in starting}
         losses = run.train_epoch()
         epoch: dict[int, dict[str, Any]] = {}
+        evaluated = run.evaluate(list(losses), long_term=is_eval_epoch(run.epoch, settings))
         for k in starting:
             if k in run.failed:
                 epoch[k] = {"epoch": run.epoch, "failed": run.failed[k]}
                 continue
             member = run.runs[k]
-            metrics = run.evaluate(k, long_term=is_eval_epoch(run.epoch, settings))
+            metrics = evaluated[k]
             metrics["score"] = score_of(metrics)
             member.plan.step_epoch(train_loss=losses[k], **metrics)
             member.alpha_schedule.observe({"train_loss": losses[k], **metrics})
