@@ -286,3 +286,16 @@ def test_adam_and_adamw_share_a_population(small_data: DSRData) -> None:
     ]
     run = PopulationRun(configs, None, small_data, torch.device("cpu"))
     assert run.optimizer.decoupled == [False, True]
+
+
+def test_member_with_every_group_frozen_waits(float64: None) -> None:
+    frozen = {k: {"lr": 1e-2, "unfreeze_at": 2} for k in ("encoder", "decoder", "dsr")}
+    configs = [
+        member({"learning_rate": frozen}, n_epochs=4),
+        member({"learning_rate": 1e-2}, n_epochs=4),
+    ]
+    fused = train_dsr_population(configs)
+    errors = [r["pred_error"] for r in fused[0]]
+    assert errors[0] == errors[1] != errors[2]  # nothing moves for two epochs
+    for i, config in enumerate(configs):
+        assert_same_reports(train_dsr(config), fused[i], f"member {i}")
