@@ -70,3 +70,11 @@ def test_scale_quick() -> None:
     assert all("60 COMPLETE" in line for line in sweeps)
     spaces = [line for line in out.splitlines() if line.startswith(("| trivial", "| examples"))]
     assert len(spaces) == 2 and all(len(numbers(s)) == 2 for s in spaces)
+
+
+def test_population_quick() -> None:
+    out = run_quick("benchmarks.population")
+    rows = [line for line in out.splitlines() if line.startswith("| fused population, K = ")]
+    assert [row.split("|")[2].strip() for row in rows] == ["1", "4"]
+    base = next(line for line in out.splitlines() if line.startswith("| one trial per process"))
+    assert numbers(base)[0] > 0 and all(numbers(row)[0] > 0 for row in rows)
