@@ -7,8 +7,9 @@ _Bracket`, one bracket, `max_t = n_epochs`, the space's grace period and reducti
 reward `-value` for `mode: min`): a member reaching a rung is stopped when its reward is below
 the `(1 - 1/reduction_factor)` percentile of the rewards recorded at that rung before it.
 
-Every decision is logged in order (`log()`), and `finish_member_asha` writes the log to
-`member_asha.json` in the experiment folder, so the decisions can be checked afterwards.
+Every decision is logged in order (`log()`), and `finish_member_asha` appends the log to
+`member_asha.json` in the experiment folder, so the decisions can be checked afterwards and a
+resumed sweep starts its actor with the rungs so far (`replay`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ class MemberAsha:
                 stop.append(int(number))
         return stop
 
+    def replay(self, log: list[dict[str, Any]]) -> None:
+        """Put back the rungs of earlier decisions (a resumed sweep), without logging them again."""
+        for entry in log:
+            member = SimpleNamespace(trial_id=str(entry["number"]))
+            self._bracket.on_result(member, int(entry["epoch"]), self._sign * entry["value"])
+
     def log(self) -> list[dict[str, Any]]:
         """Every decision so far, in the order they were taken."""
         return list(self._log)
@@ -65,19 +72,24 @@ def actor_name(study_name: str) -> str:
     return f"member-asha-{study_name}"
 
 
-def start_member_asha(space: Any, study_name: str) -> str | None:
-    """Start (or find, after a restore) the member ASHA of a sweep; its name, None without ASHA."""
+def start_member_asha(space: Any, study_name: str, exp_dir: Path | None = None) -> str | None:
+    """Start the member ASHA of a sweep (its name; None without ASHA). With `exp_dir` (a
+    resumed sweep) the rungs of the decisions logged there are put back first."""
     if space.asha is None:
         return None
     import ray
 
     name = actor_name(study_name)
     options = {"name": name, "namespace": ASHA_NAMESPACE, "get_if_exists": True}
-    _HANDLES[name] = (
+    actor = (
         ray.remote(num_cpus=0)(MemberAsha)
         .options(**options)
         .remote(space.asha.grace_period, space.asha.reduction_factor, space.n_epochs, space.mode)
     )
+    _HANDLES[name] = actor
+    log = Path(exp_dir) / LOG_FILE if exp_dir is not None else None
+    if log is not None and log.is_file():
+        ray.get(actor.replay.remote(json.loads(log.read_text())))
     return name
 
 

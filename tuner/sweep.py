@@ -178,7 +178,7 @@ def restore_tuner(space: Any, experiment: Experiment) -> tune.Tuner:
     are first put back from their last intact copy if a crash damaged them)."""
     repair_state(experiment.dir)
     if space.population > 1:
-        start_member_asha(space, experiment.study_name)
+        start_member_asha(space, experiment.study_name, experiment.dir)
     return tune.Tuner.restore(
         str(experiment.dir), trainable=ray_trainable(space), resume_unfinished=True
     )

@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from tests.tuner.spaces import toy_space
 from tests.tuner.test_population_units import _reference_asha
 from tests.tuner.toy import score
-from tuner.api import run_space
+from tuner.api import resume, run_space
 from tuner.experiment import load_experiment
 from tuner.population_asha import LOG_FILE
 
@@ -107,6 +107,10 @@ def test_population_sweep_through_the_api(
     assert outcome.ok and outcome.unfinished == 0
     assert sum(outcome.counts.values()) == 14
     check_members(outcome.experiment.dir, 14)
+    before = [(t.number, t.state, t.value) for t in outcome.experiment.load_study().trials]
+    again = resume(outcome.experiment.dir)  # a finished population sweep resumes to itself
+    assert not again.interrupted
+    assert [(t.number, t.state, t.value) for t in again.experiment.load_study().trials] == before
 
     plain = population_space(tmp_path, results_dir, "plain", num_samples=4)
     unfused = run_space(plain)

@@ -127,3 +127,19 @@ def test_member_rows_pick_one_member() -> None:
     assert member_rows(rows, 3, "t-3") == [
         {"trial_id": "t-3", "training_iteration": 1, "time_total_s": 0.1, "score": 0.4, "epoch": 1}
     ]
+
+
+def test_member_asha_replay_puts_the_rungs_back() -> None:
+    rng = np.random.default_rng(1)
+    rounds = [{n: float(rng.random()) for n in range(8 * k, 8 * k + 8)} for k in range(3)]
+    whole = MemberAsha(grace_period=1, reduction_factor=2, max_t=4, mode="min")
+    for values in rounds:
+        whole.decide(1, values)
+    first = MemberAsha(grace_period=1, reduction_factor=2, max_t=4, mode="min")
+    first.decide(1, rounds[0])
+    resumed = MemberAsha(grace_period=1, reduction_factor=2, max_t=4, mode="min")
+    resumed.replay(first.log())
+    for values in rounds[1:]:
+        resumed.decide(1, values)
+    assert first.log() + resumed.log() == whole.log()
+    assert any(e["stop"] for e in resumed.log())
