@@ -21,9 +21,12 @@ members' own Optuna records.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from trainables._lazy import import_object
 
 #: the key of a trial config holding the population: metric, mode, asha actor name, members
 POPULATION = "population"
@@ -130,12 +133,15 @@ class PopulationReporter:
         return min(finite) if self.mode == "min" else max(finite)
 
 
-def population_trainable(train: PopulationFunction) -> Callable[[dict[str, Any]], None]:
+def population_trainable(train: PopulationFunction | str) -> Callable[[dict[str, Any]], None]:
     """A Ray function trainable running the population of its config with `train`.
 
     The config is `{"n_epochs": N, "population": {"metric", "mode", "asha", "members": [{"number",
-    "config"}, ...]}}`; `train(configs, reporter)` receives the member configs in order.
+    "config"}, ...]}}`; `train(configs, reporter)` receives the member configs in order, and
+    `gpu_allowed` (whether Ray gave the trial a GPU) when it takes that argument. `train` may be
+    given as `package.module:function`, imported in the worker (the driver never imports it).
     """
+    name = train.rpartition(":")[2] if isinstance(train, str) else train.__name__
 
     def trainable(config: dict[str, Any]) -> None:
         import ray
@@ -152,10 +158,13 @@ def population_trainable(train: PopulationFunction) -> Callable[[dict[str, Any]]
             asha=asha,
             report=tune.report,
         )
-        train([dict(m["config"]) for m in members], reporter)
+        function = import_object(train) if isinstance(train, str) else train
+        options = {}
+        if "gpu_allowed" in inspect.signature(function).parameters:
+            options["gpu_allowed"] = bool(ray.get_gpu_ids())
+        function([dict(m["config"]) for m in members], reporter, **options)
 
     # named after `train` (Ray names trials after it), but not `functools.wraps`: Ray reads the
     # signature through `__wrapped__` and wants a single `config` parameter
-    trainable.__name__ = trainable.__qualname__ = getattr(train, "__name__", "population")
-    trainable.__doc__ = getattr(train, "__doc__", None)
+    trainable.__name__ = trainable.__qualname__ = name
     return trainable

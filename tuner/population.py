@@ -59,7 +59,7 @@ def population_ray_function(entry: Any) -> Callable[[dict[str, Any]], None]:
     """The Ray function trainable training one population with the entry's population function."""
     from trainables.population import population_trainable
 
-    function = population_function(entry)
+    function = getattr(entry, "population_path", None) or population_function(entry)
     if function is None:
         raise ValueError(f"{entry.name!r} does not support populations")
     return population_trainable(function)
