@@ -22,8 +22,8 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from trainables.dsr.data import DSRData
-from trainables.dsr.metrics import PRED_ERROR_CAP, long_term_metrics
 from trainables.dsr.model import HierarchicalDSR
+from trainables.dsr.population_metrics import PopulationMetrics, long_term_of
 from trainables.dsr.population_optim import StackedOptimizer, optimizer_problems
 from trainables.dsr.settings import DSRSettings, data_problems, settings_of
 from trainables.dsr.training import DSRRun, gtf_loss
@@ -90,26 +90,6 @@ class _Loss(nn.Module):
         return gtf_loss(self.model, x, subjects, alpha)  # type: ignore[arg-type]
 
 
-class _PredictionError(nn.Module):
-    """`prediction_error` as a forward returning a tensor, so it can be vmapped over members."""
-
-    def __init__(self, model: HierarchicalDSR, run: DSRRun, stride: int = 10) -> None:
-        super().__init__()
-        self.model = model
-        self.test, self.n_steps, self.stride = run.test, run.settings.pred_steps, stride
-
-    def forward(self) -> torch.Tensor:
-        errors = []
-        for s, series in enumerate(self.test):
-            starts = torch.arange(0, len(series) - self.n_steps, self.stride, device=series.device)
-            subjects = torch.full_like(starts, s)
-            pred = self.model.generate(series[starts], subjects, self.n_steps)[:, -1]
-            target = series[starts + self.n_steps]
-            mse = (pred - target).square().mean(0) / series.var(0).clamp_min(1e-8)
-            errors.append(mse.mean())
-        return torch.stack(errors).mean()
-
-
 class PopulationRun:
     """K members' lone runs (plans, clocks, metrics) and their stacked parameters and optimizer."""
 
@@ -143,7 +123,7 @@ class PopulationRun:
             [s.grad_clip for s in members],
         )
         self._loss = _Loss(self.runs[0].model)
-        self._pred_error = _PredictionError(self.runs[0].model, self.runs[0])
+        self._metrics = PopulationMetrics(self.runs[0])
         self.active = torch.ones(self.size, dtype=torch.bool)
         self.failed: dict[int, str] = {}
         self.stopped: set[int] = set()
@@ -230,29 +210,14 @@ class PopulationRun:
         for name, p in self.runs[member].model.named_parameters():
             p.copy_(self.params[name][member])
 
-    @torch.no_grad()
-    def prediction_errors(self) -> list[float]:
-        """Every member's `prediction_error`, computed for all members at once."""
-
-        def one(params: dict[str, torch.Tensor]) -> torch.Tensor:
-            named = {f"model.{n}": p for n, p in params.items()}
-            return functional_call(self._pred_error, named, ())
-
-        params = {n: p.detach() for n, p in self.params.items()}
-        values = vmap(one)(params).cpu().tolist()
-        return [v if math.isfinite(v) and v < PRED_ERROR_CAP else PRED_ERROR_CAP for v in values]
-
     def evaluate(self, members: Sequence[int], long_term: bool) -> dict[int, dict[str, float]]:
         """The members' metrics, as `DSRRun.evaluate` gives them (D_stsp, D_H carried)."""
-        errors = self.prediction_errors()
-        out = {}
-        for k in members:
-            run = self.runs[k]
-            if long_term:
-                self.sync(k)
-                run.long_term = long_term_metrics(run.model, run.test)
-            out[k] = {"pred_error": errors[k], **run.long_term}
-        return out
+        errors = self._metrics.prediction_errors(self.params)
+        if long_term and members:
+            generated = self._metrics.generated(self.params, members)
+            for k, gen in zip(members, generated, strict=True):
+                self.runs[k].long_term = long_term_of(gen, self.runs[k].test)
+        return {k: {"pred_error": errors[k], **self.runs[k].long_term} for k in members}
 
     def member_state(self, member: int) -> dict[str, torch.Tensor]:
         """A member's current parameters by name (copies)."""
