@@ -156,20 +156,33 @@ class PopulationRun:
         self.sync(member)
 
     def member_losses(
-        self, x: torch.Tensor, subjects: torch.Tensor, alphas: torch.Tensor
+        self,
+        x: torch.Tensor,
+        subjects: torch.Tensor,
+        alphas: torch.Tensor,
+        members: Sequence[int] | None = None,
     ) -> torch.Tensor:
-        """Every member's `gtf_loss` on the same batch, (K,)."""
+        """The `gtf_loss` of `members` (default: all K, in order) on the same batch.
+
+        `alphas` holds one alpha per member computed; only those members are computed (the
+        gradients of the others stay zero).
+        """
 
         def one(params: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
             named = {f"model.{n}": p for n, p in params.items()}
             return functional_call(self._loss, named, (x, subjects, alpha))
 
-        return vmap(one)(self.params, alphas)
+        params = self.params
+        if members is not None and len(members) < self.size:
+            index = torch.tensor(list(members), device=self.device)
+            params = {n: p[index] for n, p in params.items()}
+        return vmap(one)(params, alphas)
 
     def train_epoch(self) -> dict[int, float]:
         """One pass for every active member; the mean batch loss of each member that finished it.
 
-        A member whose loss turns non-finite is marked failed (`self.failed`) and masked out.
+        Only the active members are computed. A member whose loss turns non-finite is marked
+        failed (`self.failed`) and masked out.
         """
         totals = {k: 0.0 for k in self.members()}
         offsets = torch.arange(self.runs[0].window)
@@ -177,21 +190,24 @@ class PopulationRun:
         batches = lead.batches()
         dtype = next(iter(self.params.values())).dtype
         for i, (subjects, starts) in enumerate(batches):
+            live = self.members()
+            if not live:
+                break
             x = lead.train[subjects[:, None], starts[:, None] + offsets].to(self.device)
-            alphas = torch.tensor([run.alpha() for run in self.runs], dtype=dtype)
-            losses = self.member_losses(x, subjects.to(self.device), alphas.to(self.device))
-            values = losses.detach().cpu().tolist()
-            for k in self.members():
-                if not math.isfinite(values[k]):
+            alphas = torch.tensor([self.runs[k].alpha() for k in live], dtype=dtype)
+            losses = self.member_losses(x, subjects.to(self.device), alphas.to(self.device), live)
+            values = dict(zip(live, losses.detach().cpu().tolist(), strict=True))
+            for k, value in values.items():
+                if not math.isfinite(value):
                     self._fail(
                         k,
-                        f"training loss became {values[k]} at epoch {self.epoch + 1} (batch "
+                        f"training loss became {value} at epoch {self.epoch + 1} (batch "
                         f"{i + 1} of {len(batches)}): lower the learning rates or set grad_clip",
                     )
                     del totals[k]
-            mask = self.active.to(self.device)
+            keep = torch.tensor([k not in self.failed for k in live], device=self.device)
             self.optimizer.zero_grad()
-            total = torch.where(mask, losses, torch.zeros_like(losses)).sum()
+            total = torch.where(keep, losses, torch.zeros_like(losses)).sum()
             if self.optimizer.begin_step(self.active):
                 total.backward()
                 self.optimizer.step()
