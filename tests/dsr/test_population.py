@@ -299,3 +299,12 @@ def test_member_with_every_group_frozen_waits(float64: None) -> None:
     assert errors[0] == errors[1] != errors[2]  # nothing moves for two epochs
     for i, config in enumerate(configs):
         assert_same_reports(train_dsr(config), fused[i], f"member {i}")
+
+
+def test_population_where_every_member_fails() -> None:
+    configs = [member({"learning_rate": lr}, n_epochs=4, grad_clip=None) for lr in (1e4, 3e4)]
+    reporter = MemoryPopulationReporter(stop_at={0: 1, 1: 1})  # stopping a failed one: no-op
+    fused = train_dsr_population(configs, reporter)
+    assert [len(reports) for reports in fused] == [1, 1]
+    assert all(set(reports[-1]) == {"epoch", "failed"} for reports in fused)
+    assert len(reporter.epochs) == max(r[-1]["epoch"] for r in fused)
