@@ -137,7 +137,10 @@ def test_sgd_population_matches_lone_runs(float64: None) -> None:
         )
         for i, h in enumerate(sgd)
     ]
-    configs[2]["learning_rate"] = {"encoder": {"lr": 3e-2, "freeze_after": 2}, "dsr": {"lr": 3e-2}}
+    configs[2]["learning_rate"] = {
+        "encoder": {"lr": 3e-2, "freeze_after": 2},
+        "dsr": {"lr": 3e-2, "weight_decay": 1e-2},  # a leaf's own weight decay
+    }
     fused = train_dsr_population(configs)
     for i, config in enumerate(configs):
         assert_same_reports(train_dsr(config), fused[i], f"member {i}")
