@@ -16,7 +16,7 @@ from trainables.dsr.population import (
 )
 from trainables.dsr.settings import settings_of
 from trainables.dsr.trainable import train_dsr
-from trainables.lr.errors import ConfigError
+from trainables.lr.errors import ConfigError, TunerError
 from trainables.reporting import TrainingDiverged
 
 BASE: dict[str, Any] = {
@@ -311,3 +311,41 @@ def test_population_where_every_member_fails() -> None:
     assert [len(reports) for reports in fused] == [1, 1]
     assert all(set(reports[-1]) == {"epoch", "failed"} for reports in fused)
     assert len(reporter.epochs) == max(r[-1]["epoch"] for r in fused)
+
+
+def test_state_dict_resumes_exactly(small_data: DSRData, tmp_path: Any) -> None:
+    configs = [
+        member({"learning_rate": 1e-2}, n_epochs=6),
+        member({"learning_rate": {"encoder": {"lr": 2e-2, "freeze_after": 2}}}, n_epochs=6),
+        member(CONFIGS[2], n_epochs=6),
+    ]
+    straight = PopulationRun(configs, None, small_data, torch.device("cpu"))
+    first = PopulationRun(configs, None, small_data, torch.device("cpu"))
+    for run in (straight, first):
+        _epoch(run)
+        run.stop(0)
+        _epoch(run)
+    torch.save(first.state_dict(), tmp_path / "state.pt")
+    resumed = PopulationRun(configs, None, small_data, torch.device("cpu"))
+    resumed.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    assert resumed.members() == [1, 2] and resumed.stopped == {0}
+    for run in (straight, resumed):
+        _epoch(run)
+        _epoch(run)
+    for k in range(3):
+        for name, value in straight.member_state(k).items():
+            assert torch.equal(resumed.member_state(k)[name], value), (k, name)
+    for name, state in straight.optimizer.state.items():
+        for key, value in state.items():
+            assert torch.equal(resumed.optimizer.state[name][key], value), (name, key)
+
+
+def test_state_of_another_population_is_refused(small_data: DSRData) -> None:
+    two = PopulationRun(
+        [member({"learning_rate": 1e-2})] * 2, None, small_data, torch.device("cpu")
+    )
+    three = PopulationRun(
+        [member({"learning_rate": 1e-2})] * 3, None, small_data, torch.device("cpu")
+    )
+    with pytest.raises(TunerError, match="not a state of this population"):
+        three.load_state_dict(two.state_dict())

@@ -5,7 +5,7 @@
 (same keys, same values within float rounding: same init, same batches, same LR plan, same
 optimizer math). Members must share every setting that shapes the model, the data or the batch
 order; they may differ in every LR key (`learning_rate`, `lr_scheduling`, `optimizer`
-hyperparameters, freezing, ...), in `alpha` and in `grad_clip`. See `population_run` for the
+hyperparameters, freezing, ...), in `alpha` and in `grad_clip`. See `population_settings` for the
 rules; a violation raises `ConfigError` naming `members[i].<key>`.
 
 Reporter protocol (`PopulationReporter`), one call per epoch:
@@ -37,7 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from trainables.dsr.data import load_data
-from trainables.dsr.population_run import PopulationRun, population_settings
+from trainables.dsr.population_run import PopulationRun
+from trainables.dsr.population_settings import population_settings
 from trainables.dsr.trainable import is_eval_epoch, resolve_device, score_of
 
 __all__ = [

@@ -7,8 +7,7 @@ leading K dimension (as `torch.func.stack_module_state` stacks them), one vmappe
 over the members on the shared batches, one backward of the summed member losses and one
 `StackedOptimizer` step.
 
-What members may differ in: every LR key, `alpha` and `grad_clip` (`MAY_DIFFER`). Every other
-setting shapes the model, the data, the batch order or the evaluation and must be equal.
+What members may differ in: see `population_settings`.
 """
 
 from __future__ import annotations
@@ -25,58 +24,12 @@ from trainables.dsr.data import DSRData
 from trainables.dsr.model import HierarchicalDSR
 from trainables.dsr.population_metrics import PopulationMetrics, long_term_of
 from trainables.dsr.population_optim import StackedOptimizer, optimizer_problems
-from trainables.dsr.settings import DSRSettings, data_problems, settings_of
+from trainables.dsr.population_settings import population_settings
+from trainables.dsr.settings import DSRSettings
 from trainables.dsr.training import DSRRun, gtf_loss
-from trainables.lr import lr_config_problems
-from trainables.lr.errors import ConfigError, Problem, nest
+from trainables.lr.errors import ConfigError, TunerError
 
-#: settings that may differ between the members of one population (plus every LR key)
-MAY_DIFFER = ("alpha", "grad_clip")
-
-
-def population_settings(configs: Sequence[Mapping[str, Any]]) -> list[DSRSettings]:
-    """Each member's validated settings; raises `ConfigError` with every problem of every member.
-
-    Problems are nested under `members[i]`; a shared setting that differs from member 0 names the
-    member and the key.
-    """
-    if len(configs) == 0:
-        raise ConfigError([Problem("members", "is empty", "give at least one config")])
-    problems: list[Problem] = []
-    settings: list[DSRSettings | None] = []
-    for i, config in enumerate(configs):
-        prefix = f"members[{i}]"
-        if not isinstance(config, Mapping):
-            problems.append(Problem(prefix, f"is {config!r}, but must be a mapping"))
-            settings.append(None)
-            continue
-        problems += [nest(p, prefix) for p in lr_config_problems(config)]
-        try:
-            settings.append(settings_of(config))
-        except ConfigError as error:
-            problems += [nest(p, prefix) for p in error.problems]
-            settings.append(None)
-    first = next((s for s in settings if s is not None), None)
-    if first is not None:
-        reference = settings.index(first)
-        for i, member in enumerate(settings):
-            if member is None or i == reference:
-                continue
-            for key in DSRSettings.model_fields:
-                mine, theirs = getattr(member, key), getattr(first, key)
-                if key not in MAY_DIFFER and mine != theirs:
-                    problems.append(
-                        Problem(
-                            f"members[{i}].{key}",
-                            f"is {mine!r}, but member {reference} has {theirs!r}: members of one "
-                            "population share every setting but the LR keys, alpha and grad_clip",
-                            "train it in another population",
-                        )
-                    )
-        problems += data_problems(first)
-    if problems:
-        raise ConfigError(problems)
-    return [s for s in settings if s is not None]
+_FORMAT = "trainables.dsr.population/1"
 
 
 class _Loss(nn.Module):
@@ -238,3 +191,40 @@ class PopulationRun:
     def member_state(self, member: int) -> dict[str, torch.Tensor]:
         """A member's current parameters by name (copies)."""
         return {n: p[member].detach().clone() for n, p in self.params.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """All it takes to continue exactly: stacked parameters and optimizer state, each
+        member's lone-run state (plan, clock, alpha, carried metrics, RNG) and its status."""
+        for k in range(self.size):
+            self.sync(k)
+        return {
+            "format": _FORMAT,
+            "epoch": self.epoch,
+            "params": {n: p.detach().clone() for n, p in self.params.items()},
+            "optimizer": {
+                n: {k: v.clone() for k, v in st.items()} for n, st in self.optimizer.state.items()
+            },
+            "members": [run.state_dict() for run in self.runs],
+            "active": self.active.tolist(),
+            "failed": [[k, reason] for k, reason in sorted(self.failed.items())],
+            "stopped": sorted(self.stopped),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore `state_dict()` output; refuses a state of another format or population size."""
+        if state.get("format") != _FORMAT or len(state["members"]) != self.size:
+            raise TunerError(
+                f"this checkpoint is not a state of this population ({self.size} members, format "
+                f"{_FORMAT}): resume with the same member configs"
+            )
+        with torch.no_grad():
+            for name, p in self.params.items():
+                p.copy_(state["params"][name])
+                for key, value in self.optimizer.state[name].items():
+                    value.copy_(state["optimizer"][name][key])
+        for run, member in zip(self.runs, state["members"], strict=True):
+            run.load_state_dict(member)
+        self.active = torch.tensor(state["active"], dtype=torch.bool)
+        self.failed = {int(k): str(reason) for k, reason in state["failed"]}
+        self.stopped = {int(k) for k in state["stopped"]}
+        self.epoch = int(state["epoch"])
