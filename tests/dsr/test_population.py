@@ -349,3 +349,13 @@ def test_state_of_another_population_is_refused(small_data: DSRData) -> None:
     )
     with pytest.raises(TunerError, match="not a state of this population"):
         three.load_state_dict(two.state_dict())
+
+
+def test_float32_population_stays_close_to_lone_runs() -> None:
+    configs = [member(c, n_epochs=3) for c in CONFIGS]
+    fused = train_dsr_population(configs)
+    for i, config in enumerate(configs):
+        lone = train_dsr(config)
+        for a, b in zip(lone, fused[i], strict=True):
+            assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5), (i, a["epoch"])
+            assert b["pred_error"] == pytest.approx(a["pred_error"], rel=1e-4), (i, a["epoch"])

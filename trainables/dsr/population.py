@@ -24,8 +24,9 @@ Reporter protocol (`PopulationReporter`), one call per epoch:
 
 The loop ends when every member is done (trained `n_epochs`, failed or stopped); the reporter is
 not called for an epoch where no member is left. `MemoryPopulationReporter` keeps every report
-and can stop members at chosen epochs (tests, benchmarks). Checkpointing is not supported yet:
-a population restarts from scratch.
+and can stop members at chosen epochs (tests, benchmarks). `train_dsr_population` does not
+checkpoint yet (a population restarts from scratch); `PopulationRun.state_dict()` and
+`load_state_dict()` resume a population exactly and are the pieces to build it from.
 
 >>> configs = [{"learning_rate": 1e-2}, {"learning_rate": 3e-2}]
 >>> reports = train_dsr_population(configs)  # doctest: +SKIP
