@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,11 +10,13 @@ import pytest
 import torch
 
 from trainables.dsr.data import DSRData, load_data
+from trainables.dsr.metrics import D_STSP_CAP, state_space_divergence
 from trainables.dsr.population import (
     MemoryPopulationReporter,
     PopulationRun,
     train_dsr_population,
 )
+from trainables.dsr.population_metrics import state_space_divergences
 from trainables.dsr.settings import settings_of
 from trainables.dsr.trainable import train_dsr
 from trainables.lr.errors import ConfigError, TunerError
@@ -359,3 +362,17 @@ def test_float32_population_stays_close_to_lone_runs() -> None:
         for a, b in zip(lone, fused[i], strict=True):
             assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5), (i, a["epoch"])
             assert b["pred_error"] == pytest.approx(a["pred_error"], rel=1e-4), (i, a["epoch"])
+
+
+def test_batched_state_space_divergence_matches_the_lone_measure() -> None:
+    gen = torch.Generator().manual_seed(0)
+    true = torch.randn(400, 3, generator=gen, dtype=torch.float64)
+    scales = [0.5, 1.0, 1.5, 3.0, 200.0, 1.0, 0.8, 1.2, 2.0, 0.9, 1.1]  # 200: diverged, capped
+    gens = torch.stack(
+        [torch.randn(400, 3, generator=gen, dtype=torch.float64) * s for s in scales]
+    )
+    gens[5, 7, 1] = math.nan  # non-finite: capped
+    batched = state_space_divergences(true, gens, chunk=4)
+    lone = [state_space_divergence(true, g) for g in gens]
+    assert batched == pytest.approx(lone, abs=1e-12, rel=0)
+    assert batched[4] == batched[5] == D_STSP_CAP and 0 < batched[1] < D_STSP_CAP

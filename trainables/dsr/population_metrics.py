@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from trainables.dsr.metrics import PRED_ERROR_CAP, hellinger_distance, state_space_divergence
+from trainables.dsr.metrics import D_STSP_CAP, PRED_ERROR_CAP, diverged, hellinger_distance
 from trainables.dsr.model import HierarchicalDSR
 from trainables.dsr.training import DSRRun
 
@@ -51,14 +51,64 @@ class _Generate(nn.Module):
         return self.model.generate(x0, subjects, n_steps)
 
 
-def long_term_of(gen: torch.Tensor, test: Sequence[torch.Tensor]) -> dict[str, float]:
-    """`long_term_metrics` from a member's generation (subjects, steps, features) on the CPU."""
-    d_stsp, d_h = [], []
+def long_term_of_members(
+    gens: torch.Tensor, test: Sequence[torch.Tensor]
+) -> list[dict[str, float]]:
+    """`long_term_metrics` of each member's generation in `gens` (members, subjects, steps,
+    features) on the CPU; D_stsp's side of the true series is computed once for all members."""
+    d_stsp: list[list[float]] = [[] for _ in gens]
+    d_h: list[list[float]] = [[] for _ in gens]
     for s, series in enumerate(test):
-        true, ours = series.cpu(), gen[s, : len(series)]
-        d_stsp.append(state_space_divergence(true, ours))
-        d_h.append(hellinger_distance(true, ours))
-    return {"d_stsp": sum(d_stsp) / len(d_stsp), "d_h": sum(d_h) / len(d_h)}
+        true, ours = series.cpu(), gens[:, s, : len(series)]
+        for k, value in enumerate(state_space_divergences(true, ours)):
+            d_stsp[k].append(value)
+            d_h[k].append(hellinger_distance(true, ours[k]))
+    return [
+        {"d_stsp": sum(a) / len(a), "d_h": sum(b) / len(b)}
+        for a, b in zip(d_stsp, d_h, strict=True)
+    ]
+
+
+def _log_mixture(points: torch.Tensor, centers: torch.Tensor, sigma: float) -> torch.Tensor:
+    """`metrics._log_mixture_density` batched: points (B, n, M), centers (B, Q, M) -> (B, n)."""
+    sq = torch.cdist(points, centers).square()
+    return torch.logsumexp(-sq / (2 * sigma**2), dim=2) - math.log(centers.shape[1])
+
+
+def state_space_divergences(
+    true: torch.Tensor,
+    gens: torch.Tensor,
+    sigma: float = 0.5,
+    n_samples: int = 1000,
+    max_points: int = 1000,
+    seed: int = 0,
+    chunk: int = 8,
+) -> list[float]:
+    """`state_space_divergence(true, gen)` for every `gen` in `gens` (members, time, features).
+
+    The samples and their density under the true series are the same for every member, so they
+    are drawn and evaluated once; members are compared `chunk` at a time to bound memory.
+    """
+    out = [D_STSP_CAP if diverged(true, gen) else math.nan for gen in gens]
+    pending = [k for k, value in enumerate(out) if math.isnan(value)]  # not capped
+    if not pending:
+        return out
+    true = true.double()
+    mean, std = true.mean(0), true.std(0).clamp_min(1e-8)
+    p = ((true - mean) / std)[:: max(1, math.ceil(len(true) / max_points))]
+    rng = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(p), (n_samples,), generator=rng)
+    noise = torch.randn(n_samples, p.shape[1], generator=rng, dtype=p.dtype)
+    samples = (p[idx] + sigma * noise)[None]
+    log_p = _log_mixture(samples, p[None], sigma)
+    thin = max(1, math.ceil(gens.shape[1] / max_points))
+    for start in range(0, len(pending), chunk):
+        members = pending[start : start + chunk]
+        q = ((gens[members].double() - mean) / std)[:, ::thin]
+        log_q = _log_mixture(samples.expand(len(members), -1, -1), q, sigma)
+        for k, kl in zip(members, (log_p - log_q).mean(1).tolist(), strict=True):
+            out[k] = float(min(max(kl, 0.0), D_STSP_CAP))
+    return out
 
 
 class PopulationMetrics:

@@ -22,7 +22,7 @@ from torch.func import functional_call, vmap
 
 from trainables.dsr.data import DSRData
 from trainables.dsr.model import HierarchicalDSR
-from trainables.dsr.population_metrics import PopulationMetrics, long_term_of
+from trainables.dsr.population_metrics import PopulationMetrics, long_term_of_members
 from trainables.dsr.population_optim import StackedOptimizer, optimizer_problems
 from trainables.dsr.population_settings import population_settings
 from trainables.dsr.settings import DSRSettings
@@ -184,8 +184,9 @@ class PopulationRun:
         errors = self._metrics.prediction_errors(self.params)
         if long_term and members:
             generated = self._metrics.generated(self.params, members)
-            for k, gen in zip(members, generated, strict=True):
-                self.runs[k].long_term = long_term_of(gen, self.runs[k].test)
+            long_term = long_term_of_members(generated, self.runs[0].test)
+            for k, metrics in zip(members, long_term, strict=True):
+                self.runs[k].long_term = metrics
         return {k: {"pred_error": errors[k], **self.runs[k].long_term} for k in members}
 
     def member_state(self, member: int) -> dict[str, torch.Tensor]:
