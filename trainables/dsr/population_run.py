@@ -44,7 +44,13 @@ class _Loss(nn.Module):
 
 
 class PopulationRun:
-    """K members' lone runs (plans, clocks, metrics) and their stacked parameters and optimizer."""
+    """K members' lone runs (plans, clocks, metrics) and their stacked parameters and optimizer.
+
+    `settings` are the shared settings (None: member 0's); each member keeps its own `alpha`
+    and `grad_clip`. Raises `ConfigError` when the configs cannot form one population.
+    Call `train_epoch()`, then per member `runs[k].plan.step_epoch(...)` as `train_dsr` does;
+    `stop(k)` masks a member out, `evaluate(members, long_term)` gives their metrics.
+    """
 
     def __init__(
         self,
