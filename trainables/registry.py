@@ -79,7 +79,7 @@ TRAINABLES: dict[str, TrainableEntry] = {
         groups=tuple(SEED_GROUPS),
         description="hierarchical PLRNN on 8 noisy Lorenz-63 subjects (encoder, decoder, DSR)",
         build_model=small_dsr_model,
-        population_path="trainables.dsr.population:train_dsr_population",
+        population_path="trainables.dsr.population:dsr_population_trainable",
     ),
     "finetune": TrainableEntry(
         name="finetune",

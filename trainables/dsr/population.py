@@ -46,6 +46,7 @@ __all__ = [
     "MemoryPopulationReporter",
     "PopulationReporter",
     "PopulationRun",
+    "dsr_population_trainable",
     "population_settings",
     "train_dsr_population",
 ]
@@ -119,3 +120,16 @@ def train_dsr_population(
 
 def _lr_keys(lrs: Mapping[str, float]) -> dict[str, float]:
     return {f"lr/{name.replace('.', '/')}": lr for name, lr in lrs.items()}
+
+
+def dsr_population_trainable(
+    configs: Sequence[Mapping[str, Any]],
+    reporter: PopulationReporter,
+    gpu_allowed: bool | None = None,
+) -> list[list[dict[str, Any]]]:
+    """`train_dsr_population` as a Ray trial runs it: one torch thread on CPU, as
+    `dsr_trainable` (the stacked members' work is many small ops; more threads only contend)."""
+    import torch
+
+    torch.set_num_threads(1)
+    return train_dsr_population(configs, reporter, gpu_allowed=gpu_allowed)
