@@ -35,10 +35,11 @@ def diverged(true: torch.Tensor, gen: torch.Tensor) -> bool:
     return bool(((gen - mean).abs() / std).max() > DIVERGENCE_SD)
 
 
-def _log_mixture_density(points: torch.Tensor, centers: torch.Tensor, sigma: float) -> torch.Tensor:
-    """log of the equal-weight isotropic Gaussian mixture at `points`, up to a shared constant."""
+def log_mixture_density(points: torch.Tensor, centers: torch.Tensor, sigma: float) -> torch.Tensor:
+    """log of the equal-weight isotropic Gaussian mixture at `points`, up to a shared constant;
+    points (..., n, M) and centers (..., Q, M) with the same leading dimensions -> (..., n)."""
     sq = torch.cdist(points, centers).square()
-    return torch.logsumexp(-sq / (2 * sigma**2), dim=1) - math.log(centers.shape[0])
+    return torch.logsumexp(-sq / (2 * sigma**2), dim=-1) - math.log(centers.shape[-2])
 
 
 def state_space_divergence(
@@ -64,7 +65,7 @@ def state_space_divergence(
     idx = torch.randint(len(p), (n_samples,), generator=rng)
     noise = torch.randn(n_samples, p.shape[1], generator=rng, dtype=p.dtype)
     samples = p[idx] + sigma * noise
-    kl = (_log_mixture_density(samples, p, sigma) - _log_mixture_density(samples, q, sigma)).mean()
+    kl = (log_mixture_density(samples, p, sigma) - log_mixture_density(samples, q, sigma)).mean()
     return float(min(max(kl.item(), 0.0), D_STSP_CAP))
 
 

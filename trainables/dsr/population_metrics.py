@@ -15,7 +15,13 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from trainables.dsr.metrics import D_STSP_CAP, PRED_ERROR_CAP, diverged, hellinger_distance
+from trainables.dsr.metrics import (
+    D_STSP_CAP,
+    PRED_ERROR_CAP,
+    diverged,
+    hellinger_distance,
+    log_mixture_density,
+)
 from trainables.dsr.model import HierarchicalDSR
 from trainables.dsr.training import DSRRun
 
@@ -69,12 +75,6 @@ def long_term_of_members(
     ]
 
 
-def _log_mixture(points: torch.Tensor, centers: torch.Tensor, sigma: float) -> torch.Tensor:
-    """`metrics._log_mixture_density` batched: points (B, n, M), centers (B, Q, M) -> (B, n)."""
-    sq = torch.cdist(points, centers).square()
-    return torch.logsumexp(-sq / (2 * sigma**2), dim=2) - math.log(centers.shape[1])
-
-
 def state_space_divergences(
     true: torch.Tensor,
     gens: torch.Tensor,
@@ -100,12 +100,12 @@ def state_space_divergences(
     idx = torch.randint(len(p), (n_samples,), generator=rng)
     noise = torch.randn(n_samples, p.shape[1], generator=rng, dtype=p.dtype)
     samples = (p[idx] + sigma * noise)[None]
-    log_p = _log_mixture(samples, p[None], sigma)
+    log_p = log_mixture_density(samples, p[None], sigma)
     thin = max(1, math.ceil(gens.shape[1] / max_points))
     for start in range(0, len(pending), chunk):
         members = pending[start : start + chunk]
         q = ((gens[members].double() - mean) / std)[:, ::thin]
-        log_q = _log_mixture(samples.expand(len(members), -1, -1), q, sigma)
+        log_q = log_mixture_density(samples.expand(len(members), -1, -1), q, sigma)
         for k, kl in zip(members, (log_p - log_q).mean(1).tolist(), strict=True):
             out[k] = float(min(max(kl, 0.0), D_STSP_CAP))
     return out
