@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trainables._lazy import import_object, lazy_function
+from trainables.dsr.population_settings import population_problems as dsr_population_problems
 from trainables.dsr.settings import dsr_config_problems
 from trainables.finetune.outline import FINETUNE_GROUPS
 from trainables.finetune.settings import finetune_config_problems
@@ -42,6 +43,8 @@ class TrainableEntry:
     #: `package.module:function` training K configs as one population, None without support
     #: (`train(configs, reporter)`, see `trainables.population`)
     population_path: str | None = None
+    #: why configs could not train as one population ([] when they can); needs no torch
+    population_problems: Callable[[Any], list[Problem]] | None = None
 
     @property
     def function(self) -> Callable[[dict[str, Any]], None]:
@@ -80,6 +83,7 @@ TRAINABLES: dict[str, TrainableEntry] = {
         description="hierarchical PLRNN on 8 noisy Lorenz-63 subjects (encoder, decoder, DSR)",
         build_model=small_dsr_model,
         population_path="trainables.dsr.population:dsr_population_trainable",
+        population_problems=dsr_population_problems,
     ),
     "finetune": TrainableEntry(
         name="finetune",

@@ -23,11 +23,12 @@ def sample_problems(space: SpaceFile, n: int = CHECK_SAMPLES) -> list[Problem]:
 
     Each is told once, for the first sample that shows it, with how many samples share it.
     """
-    config_problems = space.resolve_trainable().config_problems
+    entry = space.resolve_trainable()
+    configs = sample_configs(space, n=n, seed=0)
     first: dict[str, tuple[int, Problem, Mapping[str, Any]]] = {}
     count: dict[str, int] = {}
-    for index, config in enumerate(sample_configs(space, n=n, seed=0)):
-        for problem in config_problems(config):
+    for index, config in enumerate(configs):
+        for problem in entry.config_problems(config):
             first.setdefault(problem.path, (index, problem, config))
             count[problem.path] = count.get(problem.path, 0) + 1
     problems = []
@@ -35,7 +36,27 @@ def sample_problems(space: SpaceFile, n: int = CHECK_SAMPLES) -> list[Problem]:
         share = f"{count[path]} of {n} sampled configs, e.g. #{index}"
         message = f"{problem.message} (in {share})"
         problems.append(Problem(_file_path(space, path, config), message, problem.fix))
+    if not problems and space.population > 1:
+        problems = population_sample_problems(space, entry, configs)
     return problems
+
+
+def population_sample_problems(
+    space: SpaceFile, entry: Any, configs: list[dict[str, Any]]
+) -> list[Problem]:
+    """Why the sampled configs could not share one population (a searched setting every member
+    of a population must share, say), once per path, located in the file."""
+    check = getattr(entry, "population_problems", None)
+    problems: dict[str, Problem] = {}
+    for problem in check(configs) if check is not None else ():
+        member, _, config_path = problem.path.partition(".")
+        index = int(member.removeprefix("members[").removesuffix("]") or 0)
+        path = _file_path(space, config_path, configs[index])
+        message = f"{problem.message} (sampled configs #{index} and others; population: "
+        message += f"{space.population})"
+        fix = "search it with population: 1, or give it one value in `fixed`"
+        problems.setdefault(path, Problem(path, message, fix))
+    return list(problems.values())
 
 
 def _file_path(space: SpaceFile, config_path: str, config: Mapping[str, Any]) -> str:

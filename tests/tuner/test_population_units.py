@@ -47,6 +47,29 @@ def test_population_with_support_is_accepted(tmp_path: Path, results_dir: Path) 
     assert space.population == 8
 
 
+def dsr_space(tmp_path: Path, results_dir: Path, settings: dict, population: int) -> Path:
+    search = {"learning_rate": {"lr": {"log_uniform": [1e-4, 3e-2]}}, "settings": settings}
+    return toy_space(tmp_path, results_dir, trainable="dsr", search=search, population=population)
+
+
+def test_a_searched_setting_members_must_share_is_refused_before_ray(
+    tmp_path: Path, results_dir: Path
+) -> None:
+    """DSR members share the model's shape: searching `hidden_dim` with population 4 is refused
+    with the file and the setting's path; alone (population 1) the same search is fine, and a
+    setting members may differ in (`alpha`) is fine in a population."""
+    hidden = {"hidden_dim": {"choice": [8, 16]}}
+    path = dsr_space(tmp_path, results_dir, hidden, population=4)
+    with pytest.raises(ConfigError) as caught:
+        load_space(path)
+    assert [p.path for p in caught.value.problems] == ["search.settings.hidden_dim"]
+    assert "but member 0 has" in caught.value.problems[0].message
+    assert str(caught.value).startswith(f"{path}: search.settings.hidden_dim is ")
+    assert load_space(dsr_space(tmp_path, results_dir, hidden, population=1)).population == 1
+    alpha = {"alpha": {"uniform": [0.1, 0.5]}}
+    assert load_space(dsr_space(tmp_path, results_dir, alpha, population=4)).population == 4
+
+
 @pytest.mark.parametrize(
     ("num_samples", "population", "expected"), [(10, 1, 10), (10, 4, 3), (8, 8, 1), (9, 8, 2)]
 )

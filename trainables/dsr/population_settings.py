@@ -61,3 +61,13 @@ def population_settings(configs: Sequence[Mapping[str, Any]]) -> list[DSRSetting
     if problems:
         raise ConfigError(problems)
     return [s for s in settings if s is not None]
+
+
+def population_problems(configs: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    """Why `configs` could not train as one population ([] when they can); see
+    `population_settings`."""
+    try:
+        population_settings(configs)
+    except ConfigError as error:
+        return list(error.problems)
+    return []
