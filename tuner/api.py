@@ -8,7 +8,6 @@ print(outcome.exports.best_configs.read_text())
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from tuner.experiment import (
     storage_problems,
     taken_problem,
 )
-from tuner.local_ray import actors_on_prestarted_workers, worker_modules
+from tuner.local_ray import worker_modules
 from tuner.ray_session import RaySession, ray_session
 
 if TYPE_CHECKING:
@@ -93,8 +92,7 @@ def run_space(
         if announce is not None:
             announce(session, experiment)
         tuner = build_tuner(space, experiment, session.num_cpus)
-        with actors_on_prestarted_workers() if session.kind == "local" else nullcontext():
-            return run_tuner(tuner, experiment, space.num_samples, k)
+        return run_tuner(tuner, experiment, space.num_samples, k)
 
 
 def resume(
@@ -113,15 +111,15 @@ def resume(
             announce(session, experiment)
         from tuner.sweep import restore_tuner, run_tuner
 
-        tuner = restore_tuner(space, experiment)
-        with actors_on_prestarted_workers() if session.kind == "local" else nullcontext():
-            return run_tuner(tuner, experiment, space.num_samples, k)
+        return run_tuner(restore_tuner(space, experiment), experiment, space.num_samples, k)
 
 
 def worker_preload(space: Any) -> tuple[str, ...]:
     """The modules a new local Ray's workers import before their first trial of `space`."""
     entry = space.resolve_trainable()
     path = getattr(entry, "function_path", None) or f"{entry.function.__module__}:"
+    if space.population > 1:  # the function the workers will call
+        path = getattr(entry, "population_path", None) or path
     return worker_modules(path.split(":")[0])
 
 

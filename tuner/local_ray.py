@@ -45,7 +45,7 @@ def lean_local_ray(preload: Sequence[str] = ()) -> Iterator[None]:
     """A local Ray started inside the block (`ray.init(address="local",
     _system_config=LEAN_SYSTEM_CONFIG, ...)`) is lean, as the module docstring says; `preload`
     names the modules its workers import before taking work. Ray's processes inherit
-    `TUNE_ACTOR_ENV_VARS`: run its trials in `actors_on_prestarted_workers()`."""
+    `TUNE_ACTOR_ENV_VARS`; `ray_session` runs its trials in `actors_on_prestarted_workers()`."""
     from ray._private import node, parameter
 
     original_params = parameter.RayParams.__init__

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tuner.local_ray import LEAN_SYSTEM_CONFIG, lean_local_ray
+from tuner.local_ray import LEAN_SYSTEM_CONFIG, actors_on_prestarted_workers, lean_local_ray
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
@@ -87,7 +87,8 @@ def ray_session(
             _system_config=LEAN_SYSTEM_CONFIG,
         )
         try:
-            yield _describe("local", None)
+            with actors_on_prestarted_workers():
+                yield _describe("local", None)
         finally:
             ray.shutdown()
 
