@@ -372,7 +372,7 @@ def test_batched_state_space_divergence_matches_the_lone_measure() -> None:
         [torch.randn(400, 3, generator=gen, dtype=torch.float64) * s for s in scales]
     )
     gens[5, 7, 1] = math.nan  # non-finite: capped
-    batched = state_space_divergences(true, gens, chunk=4)
+    batched = state_space_divergences(true, gens)
     lone = [state_space_divergence(true, g) for g in gens]
     assert batched == pytest.approx(lone, abs=1e-12, rel=0)
     assert batched[4] == batched[5] == D_STSP_CAP and 0 < batched[1] < D_STSP_CAP

@@ -70,8 +70,10 @@ class HierarchicalPLRNN(nn.Module):
     @staticmethod
     def step(z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """One step of every row of `z` (B, M) with its own subject's parameters."""
-        hidden = torch.relu(torch.einsum("bhm,bm->bh", params["W2"], z) + params["h2"])
-        drive = torch.einsum("bmh,bh->bm", params["W1"], hidden)
+        # products summed by hand, not einsum: einsum's batched matmuls of these tiny per-row
+        # matrices cost 1.5x more forward and backward on a CPU
+        hidden = torch.relu((params["W2"] * z[:, None, :]).sum(-1) + params["h2"])
+        drive = (params["W1"] * hidden[:, None, :]).sum(-1)
         return params["A"] * z + drive + params["h1"]
 
 
