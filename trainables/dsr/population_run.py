@@ -3,8 +3,8 @@
 Each member is built as a lone `DSRRun` (same seeded init, LR plan, alpha schedule), whose
 model, plan and clock stay the member's source of truth: each step's per-group lrs, each epoch's
 freeze state and plateau reductions. Training uses the members' parameters stacked along a
-leading K dimension (as `torch.func.stack_module_state` stacks them), one vmapped `gtf_loss`
-over the members on the shared batches, one backward of the summed member losses and one
+leading K dimension (as `torch.func.stack_module_state` stacks them), every member's `gtf_loss`
+on the shared batches at once (`population_model`), one backward of the summed member losses and one
 `StackedOptimizer` step.
 
 What members may differ in: see `population_settings`.
@@ -17,30 +17,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torch import nn
-from torch.func import functional_call, vmap
 
+from trainables.dsr import population_model
 from trainables.dsr.data import DSRData
-from trainables.dsr.model import HierarchicalDSR
 from trainables.dsr.population_metrics import PopulationMetrics, long_term_of_members
 from trainables.dsr.population_optim import StackedOptimizer, optimizer_problems
 from trainables.dsr.population_settings import population_settings
 from trainables.dsr.settings import DSRSettings
-from trainables.dsr.training import DSRRun, gtf_loss
+from trainables.dsr.training import DSRRun
 from trainables.lr.errors import ConfigError, TunerError
 
 _FORMAT = "trainables.dsr.population/1"
-
-
-class _Loss(nn.Module):
-    """`gtf_loss` as a module's forward, so `functional_call` can run it on any member's params."""
-
-    def __init__(self, model: HierarchicalDSR) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor, subjects: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        return gtf_loss(self.model, x, subjects, alpha)  # type: ignore[arg-type]
 
 
 class PopulationRun:
@@ -81,7 +68,6 @@ class PopulationRun:
             [run.plan for run in self.runs],
             [s.grad_clip for s in members],
         )
-        self._loss = _Loss(self.runs[0].model)
         self._metrics = PopulationMetrics(self.runs[0])
         self.active = torch.ones(self.size, dtype=torch.bool)
         self.failed: dict[int, str] = {}
@@ -127,15 +113,11 @@ class PopulationRun:
         gradients of the others stay zero).
         """
 
-        def one(params: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
-            named = {f"model.{n}": p for n, p in params.items()}
-            return functional_call(self._loss, named, (x, subjects, alpha))
-
         params = self.params
         if members is not None and len(members) < self.size:
             index = torch.tensor(list(members), device=self.device)
             params = {n: p[index] for n, p in params.items()}
-        return vmap(one)(params, alphas)
+        return population_model.gtf_losses(params, x, subjects, alphas)
 
     def train_epoch(self) -> dict[int, float]:
         """One pass for every active member; the mean batch loss of each member that finished it.
