@@ -10,7 +10,7 @@ rules; a violation raises `ConfigError` naming `members[i].<key>`.
 
 Reporter protocol (`PopulationReporter`), one call per epoch:
 
-    stop = reporter.report({member_index: metrics, ...})
+    stop = reporter.report({member_index: metrics, ...}, checkpoint)
 
 - the mapping holds the members still active this epoch, by their index in `configs`;
 - `metrics` of a member that trained is the dict `train_dsr` reports for that epoch (`epoch`,
@@ -18,15 +18,26 @@ Reporter protocol (`PopulationReporter`), one call per epoch:
 - a member whose training loss became NaN/inf during this epoch is reported once, that epoch,
   as `{"epoch": e, "failed": "<reason>"}` (what `train_dsr` raises as `TrainingDiverged`), and
   never again;
+- `checkpoint` is None, or (every `checkpoint_every` epochs and at epoch `n_epochs`) the state
+  to resume from: plain tensors, numbers and strings that `torch.load(..., weights_only=True)`
+  reads back (`PopulationRun.state_dict()` and the member configs). It is taken before this
+  epoch's answer is applied;
 - the return value is an iterable of member indices to stop (e.g. pruned by ASHA), or None:
   they train no further (parameters and optimizer state frozen as they are) and are not
   reported again. Stopping a member that is already stopped or failed is a no-op.
 
+On start, `reporter.load_checkpoint()` returns None (start from epoch 1) or
+`{"checkpoint": <a checkpoint given to report>, "stop": [member indices]}`: the population
+continues from that state, with the members in `stop` (at least those the `report` call that
+carried the checkpoint answered) stopped before its next epoch. A checkpoint of another
+population (other member configs, other size) is refused with `ConfigError` naming the
+differing member keys. Both parts are optional: a reporter whose `report` takes no checkpoint
+gets none, one without `load_checkpoint` always starts from epoch 1.
+
 The loop ends when every member is done (trained `n_epochs`, failed or stopped); the reporter is
 not called for an epoch where no member is left. `MemoryPopulationReporter` keeps every report
-and can stop members at chosen epochs (tests, benchmarks). `train_dsr_population` does not
-checkpoint yet (a population restarts from scratch); `PopulationRun.state_dict()` and
-`load_state_dict()` resume a population exactly and are the pieces to build it from.
+and every checkpoint, can stop members at chosen epochs and start from a given checkpoint
+(tests, benchmarks).
 
 >>> configs = [{"learning_rate": 1e-2}, {"learning_rate": 3e-2}]
 >>> reports = train_dsr_population(configs)  # doctest: +SKIP
@@ -34,13 +45,16 @@ checkpoint yet (a population restarts from scratch); `PopulationRun.state_dict()
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from trainables.dsr.data import load_data
+from trainables.dsr.population_checkpoint import population_checkpoint, resume_population
 from trainables.dsr.population_run import PopulationRun
 from trainables.dsr.population_settings import population_settings
 from trainables.dsr.trainable import is_eval_epoch, resolve_device, score_of
+from trainables.reporting import _roundtrip
 
 __all__ = [
     "MemoryPopulationReporter",
@@ -53,21 +67,41 @@ __all__ = [
 
 
 class PopulationReporter(Protocol):
-    """Receives each epoch's reports by member index; answers which members to stop."""
+    """Receives each epoch's reports by member index; answers which members to stop.
+
+    `report` may also take the epoch's checkpoint, and `load_checkpoint()` may give one to
+    resume from (both optional, see the module docstring)."""
 
     def report(self, reports: dict[int, dict[str, Any]]) -> Iterable[int] | None: ...
 
 
 class MemoryPopulationReporter:
-    """Keeps every epoch's reports; stops member `i` after epoch `e` for each `stop_at[i] = e`."""
+    """Keeps every epoch's reports and every checkpoint with the members it stopped
+    (`checkpoints`, each as `load_checkpoint()` gives it back); stops member `i` after epoch
+    `e` for each `stop_at[i] = e`; starts from `checkpoint` (an entry of `checkpoints`).
 
-    def __init__(self, stop_at: Mapping[int, int] | None = None) -> None:
+    Checkpoints go through a `torch.save`/`torch.load(weights_only=True)` round trip, as a file
+    would."""
+
+    def __init__(
+        self, stop_at: Mapping[int, int] | None = None, checkpoint: Mapping | None = None
+    ) -> None:
         self.epochs: list[dict[int, dict[str, Any]]] = []
+        self.checkpoints: list[dict[str, Any]] = []
         self.stop_at = dict(stop_at or {})
+        self._start = None if checkpoint is None else _roundtrip(dict(checkpoint))
 
-    def report(self, reports: dict[int, dict[str, Any]]) -> list[int]:
+    def report(
+        self, reports: dict[int, dict[str, Any]], checkpoint: dict | None = None
+    ) -> list[int]:
         self.epochs.append({i: dict(r) for i, r in reports.items()})
-        return [i for i, r in reports.items() if self.stop_at.get(i) == r.get("epoch")]
+        stop = [i for i, r in reports.items() if self.stop_at.get(i) == r.get("epoch")]
+        if checkpoint is not None:
+            self.checkpoints.append(_roundtrip({"checkpoint": checkpoint, "stop": stop}))
+        return stop
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        return None if self._start is None else _roundtrip(self._start)
 
 
 def train_dsr_population(
@@ -75,15 +109,22 @@ def train_dsr_population(
     reporter: PopulationReporter | None = None,
     gpu_allowed: bool | None = None,
 ) -> list[list[dict[str, Any]]]:
-    """Train K configs as one population; each member's reports, as `train_dsr` would give.
+    """Train K configs as one population; each member's reports of this call, as `train_dsr`
+    would give them (a resumed population: from the epoch after its checkpoint on).
 
     A failed member's list ends with its `{"epoch", "failed"}` entry. Raises `ConfigError` for a
-    bad config or for members that cannot share one population.
+    bad config, for members that cannot share one population and for a checkpoint of another
+    population.
     """
     settings = population_settings(configs)[0]
     reporter = MemoryPopulationReporter() if reporter is None else reporter
     data = load_data(settings.data_key)
     run = PopulationRun(configs, settings, data, resolve_device(settings, gpu_allowed))
+    checkpoints = _takes_checkpoint(reporter)
+    load = getattr(reporter, "load_checkpoint", None)
+    saved = load() if callable(load) else None
+    if saved is not None:
+        resume_population(run, saved, configs)
     reports: list[list[dict[str, Any]]] = [[] for _ in configs]
     while run.members():
         starting = run.members()
@@ -110,12 +151,29 @@ def train_dsr_population(
             }
         for k, report in epoch.items():
             reports[k].append(report)
-        for k in reporter.report(epoch) or ():
+        due = run.epoch % settings.checkpoint_every == 0 or run.epoch >= settings.n_epochs
+        if checkpoints:
+            state = population_checkpoint(run, configs) if due else None
+            stop = reporter.report(epoch, state)  # type: ignore[call-arg]
+        else:
+            stop = reporter.report(epoch)
+        for k in stop or ():
             run.stop(k)
         if run.epoch >= settings.n_epochs:
             for k in run.members():
                 run.finish(k)
     return reports
+
+
+def _takes_checkpoint(reporter: Any) -> bool:
+    """Whether `reporter.report` accepts a checkpoint after the reports."""
+    try:
+        inspect.signature(reporter.report).bind({}, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read: assume the current protocol
+        return True
+    return True
 
 
 def _lr_keys(lrs: Mapping[str, float]) -> dict[str, float]:
