@@ -57,6 +57,10 @@ _STATIC = {
 }
 
 
+#: the flat buffers by the names `state[name]` gives their views
+_STATE_NAMES = {"s": "step", "a": "a", "b": "b"}
+
+
 def _group_value(group: Mapping[str, Any], key: str) -> float:
     if key in ("beta1", "beta2"):
         return float(group["betas"][key == "beta2"])
@@ -67,7 +71,11 @@ class StackedOptimizer:
     """Per-member, per-group hyperparameters and state over stacked parameters (see module).
 
     Call `begin_step(active)` before the backward (it reads each member's lrs and freeze states
-    and says whether any member trains), then `step()`.
+    and says whether any member trains), then `step()`. The update runs once over all
+    parameters laid side by side, (K, D) with D the number of one member's values, each
+    (member, group) value spread over the member's elements of that group. `state[name]` holds
+    views of that layout shaped as the parameter: `step`, `a` (exp_avg or the momentum buffer),
+    `b` (exp_avg_sq).
     """
 
     def __init__(
@@ -80,62 +88,63 @@ class StackedOptimizer:
         self.params = dict(params)
         self.plans = list(plans)
         self.family = FAMILIES[plans[0].spec.optimizer.name]
-        device = next(iter(self.params.values())).device
+        first = next(iter(self.params.values()))
+        device, dtype = first.device, first.dtype
         self.grad_clip = torch.tensor(
             [math.inf if c is None else c for c in grad_clip], dtype=torch.float64, device=device
         )
         self.clips = any(c is not None for c in grad_clip)
-        # (parameter name) -> (K,) index of its param group in each member's optimizer
-        group_of: list[dict[str, int]] = []
+        group_of: list[dict[str, int]] = []  # per member: parameter name -> its param group
         for model, plan in zip(models, plans, strict=True):
             names = {id(p): n for n, p in model.named_parameters()}
             groups = plan.optimizer.param_groups
             group_of.append(
                 {names[id(p)]: g for g, group in enumerate(groups) for p in group["params"]}
             )
-        self.index = {
-            name: torch.tensor([g[name] for g in group_of], device=device) for name in self.params
-        }
-        self._members = torch.arange(len(self.plans), device=device)
+        self._sizes = [p[0].numel() for p in self.params.values()]
+        self._group = torch.cat(
+            [
+                torch.tensor([g[name] for g in group_of], device=device)[:, None].expand(-1, n)
+                for name, n in zip(self.params, self._sizes, strict=True)
+            ],
+            dim=1,
+        )  # (K, D): each element's param group in its member's optimizer
         self._width = max(len(plan.optimizer.param_groups) for plan in self.plans)
         self.static = {
-            key: self._table(
+            key: self._spread(
                 [[_group_value(g, key) for g in p.optimizer.param_groups] for p in plans]
             )
             for key in _STATIC[self.family]
         }
         self.decoupled = [p.spec.optimizer.name == "AdamW" for p in plans]
-        self._decoupled = torch.tensor(self.decoupled, device=device)
+        self._decoupled = torch.tensor(self.decoupled, device=device)[:, None]
+        shape = (len(self.plans), sum(self._sizes))
+        self._buffers = {key: torch.zeros(shape, dtype=dtype, device=device) for key in "sab"}
+        parts = {key: self._split(buffer) for key, buffer in self._buffers.items()}
         self.state = {
-            name: {
-                "step": torch.zeros(p.shape[0], dtype=p.dtype, device=p.device),
-                "a": torch.zeros_like(p),
-                "b": torch.zeros_like(p),
-            }
-            for name, p in self.params.items()
+            name: {label: parts[key][i].view_as(p) for key, label in _STATE_NAMES.items()}
+            for i, (name, p) in enumerate(self.params.items())
         }
         self._lr = self.static["weight_decay"]
-        self._masks: dict[str, torch.Tensor] = {}
+        self._trains = torch.zeros(shape, dtype=torch.bool, device=device)
 
-    def _table(self, rows: Sequence[Sequence[float]]) -> torch.Tensor:
-        """(K, groups) float64 table, rows padded (a member with fewer groups never reads them)."""
+    def _split(self, flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return flat.split(self._sizes, dim=1)
+
+    def _spread(self, rows: Sequence[Sequence[float]]) -> torch.Tensor:
+        """(K, groups) float64 values spread to (K, D) (rows padded: never read)."""
         padded = [list(row) + [0.0] * (self._width - len(row)) for row in rows]
-        return torch.tensor(padded, dtype=torch.float64, device=self._members.device)
-
-    def _of(self, table: torch.Tensor, name: str) -> torch.Tensor:
-        """The (K, 1, ..., 1) float64 values of parameter `name`'s group in each member."""
-        values = table[self._members, self.index[name]]
-        return values.view((-1,) + (1,) * (self.params[name].dim() - 1))
+        table = torch.tensor(padded, dtype=torch.float64, device=self._group.device)
+        return table.gather(1, self._group)
 
     def begin_step(self, active: torch.Tensor) -> bool:
         """Read each member's lrs and freeze states now; whether any (member, group) trains."""
-        self._lr = self._table([[g["lr"] for g in p.optimizer.param_groups] for p in self.plans])
-        frozen = self._table(
+        self._lr = self._spread([[g["lr"] for g in p.optimizer.param_groups] for p in self.plans])
+        frozen = self._spread(
             [[p.frozen()[g["name"]] for g in p.optimizer.param_groups] for p in self.plans]
         )
-        trains = active.to(frozen.device)[:, None] & (frozen == 0)
-        self._masks = {name: trains[self._members, self.index[name]] for name in self.params}
-        return any(bool(mask.any()) for mask in self._masks.values())
+        self._trains = active.to(frozen.device)[:, None] & (frozen == 0)
+        return bool(self._trains.any())
 
     def zero_grad(self) -> None:
         for p in self.params.values():
@@ -144,67 +153,61 @@ class StackedOptimizer:
     @torch.no_grad()
     def step(self) -> None:
         """Clip each member's gradients, then update every (member, group) that trains."""
+        params = list(self.params.values())
+        trains = self._trains
+        if any(p.grad is None for p in params):  # no gradient: not updated, as torch skips it
+            has_grad = [torch.full_like(p.flatten(1), p.grad is not None).bool() for p in params]
+            trains = trains & torch.cat(has_grad, dim=1)
+        zero = torch.zeros_like
+        grad = torch.cat([(zero(p) if p.grad is None else p.grad).flatten(1) for p in params], 1)
+        flat = torch.cat([p.detach().flatten(1) for p in params], dim=1)
         if self.clips:
-            self._clip()
-        for name, p in self.params.items():
-            mask = self._masks[name]
-            if p.grad is None or not bool(mask.any()):
-                continue
-            mask = mask.view((-1,) + (1,) * (p.dim() - 1))
-            if self.family == "adam":
-                self._adam(name, p, mask)
-            else:
-                self._sgd(name, p, mask)
+            grad = self._clip(grad, trains)
+        if self.family == "adam":
+            new = self._adam(flat, grad, trains)
+        else:
+            new = self._sgd(flat, grad, trains)
+        for p, part in zip(params, self._split(new), strict=True):
+            p.copy_(part.view_as(p))
 
-    def _clip(self) -> None:
-        """`clip_grad_norm_` per member, over the parameters it has gradients for."""
-        norms = []
-        for name, p in self.params.items():
-            if p.grad is not None:
-                norm = torch.linalg.vector_norm(p.grad.flatten(1), dim=1)
-                norms.append(torch.where(self._masks[name], norm, torch.zeros_like(norm)))
-        if not norms:
-            return
-        total = torch.linalg.vector_norm(torch.stack(norms), dim=0)
+    def _clip(self, grad: torch.Tensor, trains: torch.Tensor) -> torch.Tensor:
+        """`clip_grad_norm_` per member, over the parameters it trains."""
+        total = torch.where(trains, grad, torch.zeros_like(grad)).square().sum(1).sqrt()
         limit = self.grad_clip.to(total.dtype)
         coef = torch.clamp(limit / (total + 1e-6), max=1.0)
         coef = torch.where(torch.isinf(limit), torch.ones_like(coef), coef)
-        for p in self.params.values():
-            if p.grad is not None:
-                p.grad.mul_(coef.view((-1,) + (1,) * (p.dim() - 1)))
+        return grad * coef[:, None]
 
-    def _adam(self, name: str, p: torch.Tensor, mask: torch.Tensor) -> None:
+    def _adam(self, p: torch.Tensor, grad: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # scalar factors in float64, as torch computes them from Python floats
-        state, grad, dtype = self.state[name], p.grad, p.dtype
-        lr, wd = self._of(self._lr, name), self._of(self.static["weight_decay"], name)
-        beta1, beta2 = self._of(self.static["beta1"], name), self._of(self.static["beta2"], name)
-        eps = self._of(self.static["eps"], name).to(dtype)
-        decoupled = self._decoupled.view_as(lr)
-        step = state["step"].view_as(lr).double() + 1
-        decayed = torch.where(decoupled, p * (1 - lr * wd).to(dtype), p)
-        grad = torch.where(decoupled, grad, grad + wd.to(dtype) * p)
-        exp_avg = state["a"].lerp(grad, (1 - beta1).to(dtype))
-        exp_avg_sq = state["b"] * beta2.to(dtype) + (1 - beta2).to(dtype) * grad * grad
+        buffers, dtype = self._buffers, p.dtype
+        lr, wd = self._lr, self.static["weight_decay"]
+        beta1, beta2 = self.static["beta1"], self.static["beta2"]
+        eps = self.static["eps"].to(dtype)
+        step = buffers["s"].double() + 1
+        decayed = torch.where(self._decoupled, p * (1 - lr * wd).to(dtype), p)
+        grad = torch.where(self._decoupled, grad, grad + wd.to(dtype) * p)
+        exp_avg = buffers["a"].lerp(grad, (1 - beta1).to(dtype))
+        exp_avg_sq = buffers["b"] * beta2.to(dtype) + (1 - beta2).to(dtype) * grad * grad
         step_size = (lr / (1 - beta1**step)).to(dtype)
         denom = exp_avg_sq.sqrt() / (1 - beta2**step).sqrt().to(dtype) + eps
         new = decayed + (-step_size) * (exp_avg / denom)
-        p.copy_(torch.where(mask, new, p))
-        state["a"].copy_(torch.where(mask, exp_avg, state["a"]))
-        state["b"].copy_(torch.where(mask, exp_avg_sq, state["b"]))
-        state["step"].copy_(torch.where(mask.view(-1), step.view(-1).to(dtype), state["step"]))
+        buffers["a"].copy_(torch.where(mask, exp_avg, buffers["a"]))
+        buffers["b"].copy_(torch.where(mask, exp_avg_sq, buffers["b"]))
+        buffers["s"].copy_(torch.where(mask, step.to(dtype), buffers["s"]))
+        return torch.where(mask, new, p)
 
-    def _sgd(self, name: str, p: torch.Tensor, mask: torch.Tensor) -> None:
-        state, dtype = self.state[name], p.dtype
-        lr, wd = self._of(self._lr, name).to(dtype), self._of(self.static["weight_decay"], name)
-        momentum = self._of(self.static["momentum"], name).to(dtype)
-        dampening = self._of(self.static["dampening"], name).to(dtype)
-        nesterov = self._of(self.static["nesterov"], name) != 0
-        first = (state["step"] == 0).view_as(lr)
-        d_p = p.grad + wd.to(dtype) * p
-        buf = torch.where(first, d_p, state["a"] * momentum + (1 - dampening) * d_p)
+    def _sgd(self, p: torch.Tensor, grad: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        buffers, dtype = self._buffers, p.dtype
+        lr, wd = self._lr.to(dtype), self.static["weight_decay"]
+        momentum = self.static["momentum"].to(dtype)
+        dampening = self.static["dampening"].to(dtype)
+        nesterov = self.static["nesterov"] != 0
+        first = buffers["s"] == 0
+        d_p = grad + wd.to(dtype) * p
+        buf = torch.where(first, d_p, buffers["a"] * momentum + (1 - dampening) * d_p)
         with_momentum = torch.where(nesterov, d_p + momentum * buf, buf)
         d_p = torch.where(momentum != 0, with_momentum, d_p)
-        new = p + (-lr) * d_p
-        p.copy_(torch.where(mask, new, p))
-        state["a"].copy_(torch.where(mask & (momentum != 0), buf, state["a"]))
-        state["step"].copy_(torch.where(mask.view(-1), state["step"] + 1, state["step"]))
+        buffers["a"].copy_(torch.where(mask & (momentum != 0), buf, buffers["a"]))
+        buffers["s"].copy_(torch.where(mask, buffers["s"] + 1, buffers["s"]))
+        return torch.where(mask, p + (-lr) * d_p, p)

@@ -27,7 +27,7 @@ from trainables.dsr.settings import DSRSettings
 from trainables.dsr.training import DSRRun
 from trainables.lr.errors import ConfigError, TunerError
 
-_FORMAT = "trainables.dsr.population/1"
+_FORMAT = "trainables.dsr.population/2"
 
 
 class PopulationRun:
