@@ -17,6 +17,16 @@ Each epoch becomes one Ray report: the metric is the best value of the members r
 `member/<optuna number>/<key>` and each member that ended under `member_end/<number>` (its
 state) and `member_reason/<number>` (for FAIL). The driver's searcher turns these into the
 members' own Optuna records.
+
+Checkpoints: a function calling `reporter.report(reports, checkpoint)` with a checkpoint (any
+state `torch.load(..., weights_only=True)` reads back) has it saved with that epoch's Ray report
+(through `trainables.reporting.RayReporter`), together with the reporter's own state: its epoch
+count and the members that ended. When Ray restarts the trial from that checkpoint (a node
+died, `max_failures`, `python -m tuner resume`), `reporter.load_checkpoint()` puts that state
+back and returns `{"checkpoint": <the function's checkpoint>, "stop": <every member that had
+ended>}`: the function continues from its checkpoint with those members stopped, epochs are
+counted on from there (as Ray's `training_iteration` is), and no member is ended twice. A
+function that never checkpoints starts again from its first epoch.
 """
 
 from __future__ import annotations
@@ -36,6 +46,8 @@ FAILED = "failed"
 ASHA_NAMESPACE = "lr-tuner-member-asha"
 
 Report = Callable[[dict[str, Any]], Any]
+#: what a function's `load_checkpoint()` gets: its checkpoint and the members to stop
+Saved = dict[str, Any]
 PopulationFunction = Callable[..., Any]
 
 
@@ -56,7 +68,8 @@ class PopulationReporter:
 
     `numbers` are the members' Optuna trial numbers, in member-index order; `asha` a handle of
     the member ASHA actor (None: only completions and failures end members); `report` the
-    Ray reporting call (`ray.tune.report`).
+    Ray reporting call (`ray.tune.report`), or `store` a `trainables.reporting.Reporter`
+    (`report(result, checkpoint)`, `load_checkpoint()`) that also keeps checkpoints.
     """
 
     def __init__(
@@ -68,24 +81,39 @@ class PopulationReporter:
         n_epochs: int,
         asha: Any = None,
         report: Report | None = None,
+        store: Any = None,
     ) -> None:
         self.numbers = list(numbers)
         self.metric, self.mode, self.n_epochs = metric, mode, n_epochs
         self._asha = asha
         self._report = report
+        self._store = store
         self.epoch = 0
         self.ended: dict[int, str] = {}
 
-    def report(self, metrics_by_member: Mapping[int, Mapping[str, Any]]) -> set[int]:
-        """Report one epoch of the active members; returns the member indices to stop."""
+    def load_checkpoint(self) -> Saved | None:
+        """The function's last checkpoint and every member ended by then (None: start afresh);
+        the reporter's epoch count and ended members are put back as they were then."""
+        saved = None if self._store is None else self._store.load_checkpoint()
+        if saved is None:
+            return None
+        self.epoch = int(saved["epoch"])
+        self.ended = {int(index): str(state) for index, state in saved["ended"]}
+        return {"checkpoint": saved["checkpoint"], "stop": sorted(self.ended)}
+
+    def report(
+        self, metrics_by_member: Mapping[int, Mapping[str, Any]], checkpoint: Any = None
+    ) -> set[int]:
+        """Report one epoch of the active members (and the function's checkpoint, if any);
+        returns the member indices to stop."""
         self.epoch += 1
         result: dict[str, Any] = {}
         values: dict[int, float] = {}
-        stop: set[int] = set()
-        for index, metrics in sorted(metrics_by_member.items()):
+        stop = {index for index in metrics_by_member if index in self.ended}
+        # a member that ended already is stopped again; its late report changes nothing
+        reported = {i: m for i, m in metrics_by_member.items() if i not in self.ended}
+        for index, metrics in sorted(reported.items()):
             number = self.numbers[index]
-            if index in self.ended:
-                continue  # ended already: a late report changes nothing
             result.update({f"member/{number}/{k}": v for k, v in metrics.items() if _is_number(v)})
             value = _finite(metrics.get(self.metric))
             failed = metrics.get(FAILED)
@@ -105,11 +133,20 @@ class PopulationReporter:
             if number in pruned:
                 self._end(result, index, "PRUNED")
                 stop.add(index)
-        result[self.metric] = self._best(metrics_by_member)
+        result[self.metric] = self._best(reported)
         result["members_active"] = len(self.numbers) - len(self.ended)
-        if self._report is not None:
+        if self._store is not None:
+            self._store.report(result, self._saved(checkpoint))
+        elif self._report is not None:
             self._report(result)
         return stop
+
+    def _saved(self, checkpoint: Any) -> dict[str, Any] | None:
+        """The function's checkpoint with this reporter's state after this epoch."""
+        if checkpoint is None:
+            return None
+        ended = [[index, state] for index, state in sorted(self.ended.items())]
+        return {"checkpoint": checkpoint, "epoch": self.epoch, "ended": ended}
 
     def _pruned(self, values: dict[int, float]) -> set[int]:
         if self._asha is None or not values:
@@ -145,7 +182,8 @@ def population_trainable(train: PopulationFunction | str) -> Callable[[dict[str,
 
     def trainable(config: dict[str, Any]) -> None:
         import ray
-        from ray import tune
+
+        from trainables.reporting import RayReporter
 
         population = config[POPULATION]
         members = population["members"]
@@ -156,7 +194,7 @@ def population_trainable(train: PopulationFunction | str) -> Callable[[dict[str,
             mode=population["mode"],
             n_epochs=int(config["n_epochs"]),
             asha=asha,
-            report=tune.report,
+            store=RayReporter(),
         )
         function = import_object(train) if isinstance(train, str) else train
         options = {}

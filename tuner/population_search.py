@@ -10,6 +10,12 @@ trial ends (an error, a divergence of the whole population) are FAIL with the Ra
 
 Each member's Optuna record carries its full config and, as `ray_trial_id`, its member id
 `<ray trial id>-<number>` (`member_id`): the tables show one row per member, as for unfused trials.
+
+Restarts: a Ray trial restarted from its checkpoint reports the epochs after it again; each
+member's epoch is recorded once (the first report of it), and a member told already is never
+told again. A resumed sweep restores this searcher from Ray's last saved state, which may be
+older than the study (written as results arrive): `restore` brings it up to date with the study,
+so members the study has finished stay as they are and recorded epochs are not recorded again.
 """
 
 from __future__ import annotations
@@ -109,6 +115,29 @@ class PopulationOptunaSearch(BudgetAwareOptunaSearch):
         if trial_id in self._members:
             self._record(trial_id, result)
 
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Take what the study recorded after Ray's saved state: finished members are closed,
+        each open member's last recorded epoch is the study's."""
+        if self._ot_study is None:
+            return
+        records = {t.number: t for t in self._ot_study.get_trials(deepcopy=False)}
+        for members in self._members.values():
+            for number, _ in members:
+                record = records.get(number)
+                if record is None:
+                    continue
+                if record.state.is_finished():
+                    self._closed.add(number)
+                    continue
+                if record.intermediate_values:
+                    step = max(record.intermediate_values)
+                    if step > self._member_last.get(number, (0, math.nan))[0]:
+                        self._member_last[number] = (step, record.intermediate_values[step])
+
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
@@ -133,7 +162,12 @@ class PopulationOptunaSearch(BudgetAwareOptunaSearch):
             value = result.get(f"member/{number}/{self._metric}")
             last_step, _ = self._member_last.get(number, (0, math.nan))
             if isinstance(value, int | float) and step > last_step:
-                ot_trial.report(float(value), step)
+                try:
+                    ot_trial.report(float(value), step)
+                except RuntimeError as exc:  # finished already (told before a driver crash)
+                    logger.warning("member %s is already recorded in Optuna: %s", number, exc)
+                    self._closed.add(number)
+                    continue
                 self._member_last[number] = (step, float(value))
             end = result.get(f"member_end/{number}")
             if end is not None:

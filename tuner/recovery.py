@@ -9,6 +9,8 @@
   or that Ray never ran (a driver killed between Optuna's `ask` and Ray's next state snapshot), is
   closed: FAIL with the reason in its `fail_reason` user attribute, or its true state when Ray
   finished it. Records of Ray trials still unfinished stay RUNNING for `resume` to continue.
+  A population member is found by its population's Ray trial (`population_trial`); left open
+  when that trial ended, it is COMPLETE when its values reach `max_t`, else FAIL.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import optuna
 from optuna.trial import TrialState
 from ray.air.constants import TRAINING_ITERATION
 
+from tuner.population_search import POPULATION_TRIAL
 from tuner.searcher import DIVERGED, FAIL_REASON, RAY_TRIAL_ID, final_state, finite
 
 #: Ray trial statuses of a trial that has not ended
@@ -85,13 +88,18 @@ def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t
     storage = study._storage  # noqa: SLF001 (Optuna's public storage API, reached via the study)
     closed = 0
     for record in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        ray_trial = by_id.get(record.user_attrs.get(RAY_TRIAL_ID))
+        population = record.user_attrs.get(POPULATION_TRIAL)
+        ray_trial = by_id.get(population or record.user_attrs.get(RAY_TRIAL_ID))
         if ray_trial is not None and unfinished(ray_trial, max_t):
             continue  # `resume` continues it
-        state, value, reason = _verdict(ray_trial, metric, max_t)
+        member = population and ray_trial is not None
+        if member:
+            state, value, reason = _member_verdict(record, max_t)
+        else:
+            state, value, reason = _verdict(ray_trial, metric, max_t)
         if reason:
             storage.set_trial_user_attr(record._trial_id, FAIL_REASON, reason)  # noqa: SLF001
-        for step, result_value in _missing_steps(ray_trial, record, metric):
+        for step, result_value in [] if member else _missing_steps(ray_trial, record, metric):
             storage.set_trial_intermediate_value(record._trial_id, step, result_value)  # noqa: SLF001
         study.tell(record.number, value, state=state)
         closed += 1
@@ -108,6 +116,15 @@ def _verdict(ray_trial: Any, metric: str, max_t: int) -> tuple[TrialState, Any, 
     if state == TrialState.FAIL:
         return state, None, f"{metric} is {result.get(metric)!r}, not a finite number"
     return state, (finite(result.get(metric)) if state == TrialState.COMPLETE else None), None
+
+
+def _member_verdict(record: Any, max_t: int) -> tuple[TrialState, Any, str | None]:
+    """A population member left open when its Ray trial ended, judged by its own values."""
+    values = record.intermediate_values
+    last = finite(values[max(values)]) if values else None
+    if values and max(values) >= max_t and last is not None:
+        return TrialState.COMPLETE, last, None
+    return TrialState.FAIL, None, "its Ray trial ended without a final report for this member"
 
 
 def _missing_steps(ray_trial: Any, record: Any, metric: str) -> list[tuple[int, float]]:

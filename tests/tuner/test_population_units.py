@@ -1,18 +1,28 @@
-"""`population: K` without Ray: the schema field, member ends, the member ASHA rule."""
+"""`population: K` without Ray: the schema field, member ends, the member ASHA rule, what a
+restarted population puts back, and the progress lines' member counts."""
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import optuna
 import pytest
+import torch
+from optuna.trial import TrialState
 
 from tests.tuner.spaces import toy_space
 from trainables.lr.errors import ConfigError
 from trainables.population import PopulationReporter
+from trainables.reporting import MemoryReporter
 from tuner.population import expected_ray_trials, member_rows, ray_trial_count
-from tuner.population_asha import MemberAsha
+from tuner.population_asha import MemberAsha, study_decisions
+from tuner.population_search import POPULATION_TRIAL, member_id
+from tuner.progress import ProgressCallback
+from tuner.searcher import RAY_TRIAL_ID
 from tuner.space import load_space
 
 TOY_POPULATION = "tests.tuner.toy_population:trainable"
@@ -166,3 +176,147 @@ def test_member_asha_replay_puts_the_rungs_back() -> None:
         resumed.decide(1, values)
     assert first.log() + resumed.log() == whole.log()
     assert any(e["stop"] for e in resumed.log())
+
+
+def test_reporter_checkpoint_puts_back_its_epoch_and_ended_members() -> None:
+    """A checkpoint carries the reporter's epoch count and ended members; a reporter restarted
+    from it counts on from there, stops the ended members again and never ends them twice."""
+    store = MemoryReporter()
+    first = PopulationReporter([4, 5, 6], metric="score", mode="min", n_epochs=4, store=store)
+    assert first.load_checkpoint() is None and first.epoch == 0
+    assert first.report({0: {"score": 0.5}, 1: {"score": 0.4}, 2: {"failed": "nan"}}) == {2}
+    assert store.checkpoint is None  # no checkpoint handed in: none saved
+    first.report({0: {"score": 0.3}, 1: {"score": 0.2}}, {"state": torch.tensor([2.0])})
+    assert store.reports[1]["member/4/score"] == 0.3
+    first.report({0: {"score": 0.25}, 1: {"score": 0.15}})  # epoch 3: lost with the worker
+
+    again = PopulationReporter(
+        [4, 5, 6], metric="score", mode="min", n_epochs=4, store=MemoryReporter(store.checkpoint)
+    )
+    saved = again.load_checkpoint()
+    assert saved is not None and saved["stop"] == [2]
+    assert torch.equal(saved["checkpoint"]["state"], torch.tensor([2.0]))
+    assert again.epoch == 2 and again.ended == {2: "FAIL"}
+    # epoch 3 again; a late report of the failed member is stopped, not ended again
+    stop = again.report({0: {"score": 0.25}, 1: {"score": 0.15}, 2: {"score": 0.1}})
+    assert stop == {2}
+    result = again._store.reports[-1]
+    assert "member_end/6" not in result and "member/6/score" not in result
+    assert result["score"] == 0.15 and result["members_active"] == 2
+    assert again.report({0: {"score": 0.2}, 1: {"score": 0.1}}) == {0, 1}  # epoch 4: the end
+    assert again._store.reports[-1]["member_end/4"] == "COMPLETE"
+
+
+def test_member_asha_answers_a_member_asked_again_as_before() -> None:
+    """A restarted trial asks again about epochs decided already: the same answers, nothing
+    recorded or logged twice, and later decisions as if it had not asked."""
+    values = {n: 0.1 * (n + 1) for n in range(6)}
+    asha = MemberAsha(grace_period=1, reduction_factor=2, max_t=4, mode="min")
+    once = MemberAsha(grace_period=1, reduction_factor=2, max_t=4, mode="min")
+    stopped = asha.decide(1, values)
+    assert stopped == once.decide(1, values) and stopped  # the worst ones
+    assert asha.decide(1, values) == stopped and asha.decide(1, {5: 0.0}) == [5]
+    assert asha.log() == once.log()
+    later = {6: 0.35, 7: 0.05}
+    assert asha.decide(1, later) == once.decide(1, later)
+    assert asha.log() == once.log()
+
+
+def _member_study(rows: list[tuple[TrialState, list[float]]]) -> optuna.Study:
+    """An in-memory study of population members: (state, values of epochs 1, 2, ...)."""
+    study = optuna.create_study(direction="minimize")
+    for number, (state, values) in enumerate(rows):
+        trial = study.ask()
+        trial.set_user_attr(RAY_TRIAL_ID, member_id("pop_0", number))
+        trial.set_user_attr(POPULATION_TRIAL, "pop_0")
+        for epoch, value in enumerate(values, start=1):
+            trial.report(value, epoch)
+        if state == TrialState.COMPLETE:
+            study.tell(trial, values[-1])
+        elif state != TrialState.RUNNING:
+            study.tell(trial, state=state)
+    return study
+
+
+def test_decisions_rebuilt_from_the_study_put_the_rungs_back() -> None:
+    """What a killed driver could not write to member_asha.json is rebuilt from the study:
+    the members' finite values before max_t, a stop where a PRUNED member's values end; a
+    resumed actor given them decides new members as the one that was never interrupted."""
+    rng = np.random.default_rng(3)
+    whole = MemberAsha(grace_period=1, reduction_factor=2, max_t=3, mode="min")
+    rows = []
+    for _ in range(8):
+        values = [float(rng.random()), float(rng.random())]
+        number = len(rows)
+        if whole.decide(1, {number: values[0]}):
+            rows.append((TrialState.PRUNED, values[:1]))
+        elif whole.decide(2, {number: values[1]}):
+            rows.append((TrialState.PRUNED, values))
+        else:
+            rows.append((TrialState.COMPLETE, [*values, 0.01]))
+    rows.append((TrialState.FAIL, [0.001, math.nan]))  # diverged at epoch 2: no decision
+    assert whole.decide(1, {8: 0.001}) == []
+    study = _member_study(rows)
+    decisions = study_decisions(study, max_t=3)
+    assert decisions == sorted(whole.log(), key=lambda d: (d["epoch"], d["number"]))
+    assert any(d["stop"] for d in decisions) and not all(d["stop"] for d in decisions)
+
+    resumed = MemberAsha(grace_period=1, reduction_factor=2, max_t=3, mode="min")
+    resumed.replay(decisions)
+    for epoch in (1, 2):  # every member asked again: the answers it had
+        values = {d["number"]: d["value"] for d in decisions if d["epoch"] == epoch}
+        expected = [d["number"] for d in decisions if d["epoch"] == epoch and d["stop"]]
+        assert resumed.decide(epoch, values) == expected
+    assert resumed.log() == []
+    new = {9: 0.3, 10: 0.9, 11: 0.02}
+    assert resumed.decide(1, new) == whole.decide(1, new)
+
+
+class _RayTrial(SimpleNamespace):
+    """What the progress callback reads of a Ray trial."""
+
+
+def test_progress_of_a_population_sweep_counts_members() -> None:
+    study = _member_study(
+        [
+            (TrialState.COMPLETE, [0.5, 0.2]),
+            (TrialState.PRUNED, [0.9]),
+            (TrialState.FAIL, [math.nan]),
+            (TrialState.RUNNING, [0.4]),  # its population is still running
+            (TrialState.RUNNING, [0.3]),
+            (TrialState.RUNNING, []),  # a population Ray has not started
+            (TrialState.COMPLETE, [0.6, 0.1]),
+        ]
+    )
+    members = [[0, 1, 2], [3, 4], [5], [6]]
+    trials = [
+        _RayTrial(trial_id=f"pop_{i}", status=status, last_result={}, config={"population": {
+            "members": [{"number": n, "config": {}} for n in numbers]}})
+        for i, (status, numbers) in enumerate(
+            zip(["TERMINATED", "RUNNING", "PENDING", "TERMINATED"], members, strict=True)
+        )
+    ]  # fmt: skip
+    out = io.StringIO()
+    progress = ProgressCallback("score", "min", 2, out=out, study=study)
+    assert progress.member_counts(trials) == (
+        "members running 2 · completed 2 · pruned 1 · failed 1 | best score 0.1 (pop_0-6)"
+    )
+    # member 4 ends in this result (the study may not show it yet): one line for it
+    result = {"training_iteration": 1, "member/4/score": 0.3, "member_end/4": "PRUNED"}
+    progress.on_trial_result(0, trials, trials[1], result)
+    progress.on_trial_start(0, trials, trials[2])
+    line, start = out.getvalue().splitlines()
+    assert line.endswith(
+        "] member pop_1-4 pruned at epoch 1 (score 0.3) | members running 1 · completed 2 · "
+        "pruned 2 · failed 1 | best score 0.1 (pop_0-6)"
+    )
+    assert "] population pop_2 started (1 members) | members running 3 · " in start
+    unfused = [_RayTrial(trial_id="t0", status="RUNNING", last_result={}, config={"x": 1})]
+    progress.on_trial_start(0, unfused, unfused[0])
+    assert (
+        out.getvalue()
+        .splitlines()[-1]
+        .endswith(
+            "] trial t0 started | running 1 · completed 0 · pruned 0 · failed 0 | best score -"
+        )
+    )
