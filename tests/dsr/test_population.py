@@ -10,13 +10,18 @@ import pytest
 import torch
 
 from trainables.dsr.data import DSRData, load_data
-from trainables.dsr.metrics import D_STSP_CAP, state_space_divergence
+from trainables.dsr.metrics import (
+    D_H_CAP,
+    D_STSP_CAP,
+    hellinger_distance,
+    state_space_divergence,
+)
 from trainables.dsr.population import (
     MemoryPopulationReporter,
     PopulationRun,
     train_dsr_population,
 )
-from trainables.dsr.population_metrics import state_space_divergences
+from trainables.dsr.population_metrics import hellinger_distances, state_space_divergences
 from trainables.dsr.settings import settings_of
 from trainables.dsr.trainable import train_dsr
 from trainables.lr.errors import ConfigError, TunerError
@@ -376,3 +381,20 @@ def test_batched_state_space_divergence_matches_the_lone_measure() -> None:
     lone = [state_space_divergence(true, g) for g in gens]
     assert batched == pytest.approx(lone, abs=1e-12, rel=0)
     assert batched[4] == batched[5] == D_STSP_CAP and 0 < batched[1] < D_STSP_CAP
+
+
+def test_batched_hellinger_distance_matches_the_lone_measure() -> None:
+    gen = torch.Generator().manual_seed(1)
+    t = torch.arange(500, dtype=torch.float64)[:, None]
+    true = torch.sin(t / torch.tensor([5.0, 9.0, 13.0])) + 0.1 * torch.randn(
+        500, 3, generator=gen, dtype=torch.float64
+    )
+    periods = [5.0, 7.0, 20.0, 40.0, 6.0]
+    gens = torch.stack([torch.sin(t / p).expand(-1, 3).clone() for p in periods])
+    gens[2] *= 1e5  # far outside the data: capped
+    gens[4, 3, 0] = math.inf  # non-finite: capped
+    batched = hellinger_distances(true, gens)
+    lone = [hellinger_distance(true, g) for g in gens]
+    assert batched == pytest.approx(lone, abs=1e-12, rel=0)
+    assert batched[2] == batched[4] == D_H_CAP
+    assert len({round(v, 6) for v in batched[:2] + batched[3:4]}) == 3

@@ -76,17 +76,25 @@ def state_space_divergence(
     return float(min(max(kl.item(), 0.0), D_STSP_CAP))
 
 
-def _spectrum(series: torch.Tensor, smoothing: float) -> torch.Tensor:
-    """Smoothed power spectrum per feature (features x frequencies), each summing to 1."""
+def smoothed_spectrum(series: torch.Tensor, smoothing: float = 5.0) -> torch.Tensor:
+    """Smoothed power spectrum per feature of series (..., time, features): (..., features,
+    frequencies), each summing to 1."""
     x = series.double()
-    x = (x - x.mean(0)) / x.std(0).clamp_min(1e-12)
-    power = torch.fft.rfft(x, dim=0).abs().square().T[:, 1:]
+    x = (x - x.mean(-2, keepdim=True)) / x.std(-2, keepdim=True).clamp_min(1e-12)
+    power = torch.fft.rfft(x, dim=-2).abs().square().transpose(-1, -2)[..., 1:]
     radius = max(1, int(4 * smoothing))
     grid = torch.arange(-radius, radius + 1, dtype=power.dtype)
     kernel = torch.exp(-0.5 * (grid / smoothing) ** 2)
     kernel = (kernel / kernel.sum()).view(1, 1, -1)
-    smooth = torch.nn.functional.conv1d(power.unsqueeze(1), kernel, padding=radius).squeeze(1)
-    return smooth / smooth.sum(1, keepdim=True).clamp_min(1e-300)
+    rows = power.reshape(-1, 1, power.shape[-1])
+    smooth = torch.nn.functional.conv1d(rows, kernel, padding=radius).view(power.shape)
+    return smooth / smooth.sum(-1, keepdim=True).clamp_min(1e-300)
+
+
+def spectra_distance(true_spectrum: torch.Tensor, spectrum: torch.Tensor) -> torch.Tensor:
+    """Mean over features of the Hellinger distance between spectra (..., features, freqs)."""
+    overlap = (true_spectrum * spectrum).sqrt().sum(-1)
+    return (1 - overlap).clamp(0, 1).sqrt().mean(-1).clamp(0, D_H_CAP)
 
 
 def hellinger_distance(true: torch.Tensor, gen: torch.Tensor, smoothing: float = 5.0) -> float:
@@ -94,8 +102,8 @@ def hellinger_distance(true: torch.Tensor, gen: torch.Tensor, smoothing: float =
     if diverged(true, gen):
         return D_H_CAP
     n = min(len(true), len(gen))
-    overlap = (_spectrum(true[:n], smoothing) * _spectrum(gen[:n], smoothing)).sqrt().sum(1)
-    return float((1 - overlap).clamp(0, 1).sqrt().mean().clamp(0, D_H_CAP))
+    spectra = smoothed_spectrum(true[:n], smoothing), smoothed_spectrum(gen[:n], smoothing)
+    return float(spectra_distance(*spectra))
 
 
 @torch.no_grad()

@@ -15,11 +15,13 @@ import torch
 
 from trainables.dsr import population_model
 from trainables.dsr.metrics import (
+    D_H_CAP,
     D_STSP_CAP,
     PRED_ERROR_CAP,
     diverged,
-    hellinger_distance,
     log_mixture_density,
+    smoothed_spectrum,
+    spectra_distance,
 )
 from trainables.dsr.training import DSRRun
 
@@ -28,18 +30,35 @@ def long_term_of_members(
     gens: torch.Tensor, test: Sequence[torch.Tensor]
 ) -> list[dict[str, float]]:
     """`long_term_metrics` of each member's generation in `gens` (members, subjects, steps,
-    features) on the CPU; D_stsp's side of the true series is computed once for all members."""
+    features) on the CPU; what depends on the true series alone is computed once for all."""
     d_stsp: list[list[float]] = [[] for _ in gens]
     d_h: list[list[float]] = [[] for _ in gens]
     for s, series in enumerate(test):
         true, ours = series.cpu(), gens[:, s, : len(series)]
-        for k, value in enumerate(state_space_divergences(true, ours)):
-            d_stsp[k].append(value)
-            d_h[k].append(hellinger_distance(true, ours[k]))
+        for k, (a, b) in enumerate(
+            zip(state_space_divergences(true, ours), hellinger_distances(true, ours), strict=True)
+        ):
+            d_stsp[k].append(a)
+            d_h[k].append(b)
     return [
         {"d_stsp": sum(a) / len(a), "d_h": sum(b) / len(b)}
         for a, b in zip(d_stsp, d_h, strict=True)
     ]
+
+
+def hellinger_distances(true: torch.Tensor, gens: torch.Tensor) -> list[float]:
+    """`hellinger_distance(true, gen)` for every `gen` in `gens` (members, time, features), the
+    true series' spectrum computed once and the members' spectra in one pass."""
+    n = min(len(true), gens.shape[1])
+    capped = [diverged(true, gen) for gen in gens]
+    pending = [k for k, cap in enumerate(capped) if not cap]
+    out = [D_H_CAP] * len(gens)
+    if pending:
+        true_spectrum = smoothed_spectrum(true[:n])
+        distances = spectra_distance(true_spectrum, smoothed_spectrum(gens[pending, :n]))
+        for k, value in zip(pending, distances.tolist(), strict=True):
+            out[k] = float(value)
+    return out
 
 
 def state_space_divergences(
