@@ -10,7 +10,9 @@ every `eval_every` epochs), the data built and torch warmed up (one epoch each w
   first-call costs, as a trial process without actor reuse does);
 - unfused: `train_dsr(config)` for each config in turn in this process, as a reused trial
   process trains (what the tuner's actor reuse pays at the least: no start, no imports);
-- fused: `train_dsr_population(configs[:K])`, the K members as one stacked model.
+- fused: `train_dsr_population(configs[:K])`, the K members as one stacked model;
+- with `--concurrent C`: C warm processes at once on the same device, each training its share of
+  the largest K's configs in turn (on a GPU: C fractional-GPU trials with reused actors).
 
 Throughput = trials x epochs / wall time. The unfused run is timed before and after the fused
 ones; its median is the baseline of the ratios, the stricter one.
@@ -18,6 +20,8 @@ ones; its median is the baseline of the ratios, the stricter one.
     python -m benchmarks.population                 # K = 1, 4, 16, 64; 10 epochs
     python -m benchmarks.population --quick         # K = 1, 4; 2 epochs on small data
     python -m benchmarks.population --write         # also rewrite its BENCHMARKS.md section
+    python -m benchmarks.population --device cuda --concurrent 4   # on a GPU, vs 4 trials
+                                                    # sharing it (fractional GPUs, reused actors)
 """
 
 from __future__ import annotations
@@ -74,6 +78,56 @@ def fresh_processes(configs: list[dict]) -> float:
     return len(configs) * configs[0]["n_epochs"] / (time.perf_counter() - start)
 
 
+_WORKER = """
+import json, sys, torch
+torch.set_num_threads(1)
+from trainables.dsr import train_dsr
+configs = json.loads(sys.argv[1])
+train_dsr({**configs[0], "n_epochs": 1})
+print("ready", flush=True)
+sys.stdin.readline()
+for config in configs:
+    train_dsr(config)
+print("done", flush=True)
+"""
+
+
+def concurrent_processes(configs: list[dict], processes: int) -> float:
+    """Trial-epochs per second of `processes` warm processes at once on the same device, each
+    training its share of `configs` in turn (Ray trials with actor reuse on fractional GPUs, or
+    one per core), timed from a common start after each has warmed up to the last one's end."""
+    import json
+    import subprocess
+
+    shares = [configs[i::processes] for i in range(processes)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, json.dumps(share)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+        if share
+    ]
+    for worker in workers:
+        if worker.stdout is None or worker.stdout.readline().strip() != "ready":
+            raise RuntimeError("a benchmark worker failed before training")
+    start = time.perf_counter()
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    for worker in workers:  # timed to their last trial, not to the interpreters' teardown
+        assert worker.stdout is not None
+        if worker.stdout.readline().strip() != "done":
+            raise RuntimeError("a benchmark worker failed while training")
+    wall = time.perf_counter() - start
+    for worker in workers:
+        worker.wait()
+    return len(configs) * configs[0]["n_epochs"] / wall
+
+
 def fused(configs: list[dict]) -> tuple[float, float]:
     """Wall time and trial-epochs per second of one population of `configs`."""
     from trainables.dsr.population import train_dsr_population
@@ -85,9 +139,16 @@ def fused(configs: list[dict]) -> tuple[float, float]:
     return wall, epochs / wall
 
 
-def measure(sizes: list[int], epochs: int, unfused_trials: int, quick: bool) -> dict[str, Any]:
+def measure(
+    sizes: list[int],
+    epochs: int,
+    unfused_trials: int,
+    quick: bool,
+    device: str = "cpu",
+    concurrent: int = 0,
+) -> dict[str, Any]:
     torch.set_num_threads(1)
-    fixed = dict(QUICK_FIXED) if quick else {}
+    fixed = (dict(QUICK_FIXED) if quick else {}) | {"device": device}
     configs = draw_configs(max(sizes), epochs, fixed)
     from trainables.dsr import load_data
     from trainables.dsr.settings import settings_of
@@ -104,7 +165,14 @@ def measure(sizes: list[int], epochs: int, unfused_trials: int, quick: bool) -> 
         print(f"K={k}: {wall:.2f} s, {rate:.2f} trial-epochs/s", flush=True)
     baseline.append(unfused(configs[:unfused_trials]))
     per_process = fresh_processes(configs[:2])
+    shared = None
+    if concurrent:
+        shared = concurrent_processes(configs[: max(sizes)], concurrent)
+        print(f"{concurrent} processes at once: {shared:.2f} trial-epochs/s", flush=True)
     return {
+        "device": device,
+        "concurrent": concurrent,
+        "shared": shared,
         "baseline": baseline,
         "per_process": per_process,
         "rows": rows,
@@ -123,6 +191,13 @@ def to_markdown(m: dict[str, Any]) -> str:
         f"| `train_dsr` in turn, one process | {m['unfused_trials']} | - | "
         f"{spread(m['baseline'])} | {base / fresh:.2f}x | 1 |",
     ]
+    if m.get("shared") is not None:
+        shared = m["shared"]
+        lines.append(
+            f"| {m['concurrent']} warm processes at once on the {m['device'].upper()} | "
+            f"{max(r['k'] for r in m['rows'])} | - | {shared:.2f} | {shared / fresh:.2f}x | "
+            f"{shared / base:.2f}x |"
+        )
     for row in m["rows"]:
         lines.append(
             f"| fused population, K = {row['k']} | {row['k']} | {row['wall']:.2f} s | "
@@ -138,20 +213,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1,4,16,64", help="population sizes K")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--unfused-trials", type=int, default=4)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        default=0,
+        help="also time this many warm trial processes at once on the device (e.g. 4 on a GPU: "
+        "fractional-GPU trials)",
+    )
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
     args = parser.parse_args(argv)
     sizes = [1, 4] if args.quick else [int(k) for k in args.sizes.split(",")]
     epochs = 2 if args.quick else args.epochs
     trials = 2 if args.quick else args.unfused_trials
-    m = measure(sizes, epochs, trials, args.quick)
+    m = measure(sizes, epochs, trials, args.quick, args.device, args.concurrent)
     table = to_markdown(m)
     print(table)
     if args.write:
         body = (
             f"{header('benchmarks.population', [a for a in argv if a != '--write'])}"
-            f"- Work: DSR defaults, {m['epochs']} epochs per trial, evaluation included, one "
-            "torch thread, the data built beforehand; the unfused rate is measured before and "
-            "after the fused runs (median (min-max) of the two).\n\n"
+            f"- Work: DSR defaults on the {args.device.upper()}, {m['epochs']} epochs per trial, "
+            "evaluation included, one torch thread, the data built beforehand; the unfused rate "
+            "is measured before and after the fused runs (median (min-max) of the two).\n\n"
             f"{table}\n"
         )
         write_section(TITLE, body)
