@@ -21,12 +21,19 @@ members' own Optuna records.
 Checkpoints: a function calling `reporter.report(reports, checkpoint)` with a checkpoint (any
 state `torch.load(..., weights_only=True)` reads back) has it saved with that epoch's Ray report
 (through `trainables.reporting.RayReporter`), together with the reporter's own state: its epoch
-count and the members that ended. When Ray restarts the trial from that checkpoint (a node
-died, `max_failures`, `python -m tuner resume`), `reporter.load_checkpoint()` puts that state
-back and returns `{"checkpoint": <the function's checkpoint>, "stop": <every member that had
-ended>}`: the function continues from its checkpoint with those members stopped, epochs are
-counted on from there (as Ray's `training_iteration` is), and no member is ended twice. A
-function that never checkpoints starts again from its first epoch.
+count, the members that ended, that epoch's result and member ASHA decisions. When Ray restarts
+the trial from that checkpoint (a node died, `max_failures`, `python -m tuner resume`),
+`reporter.load_checkpoint()` puts that state back and returns `{"checkpoint": <the function's
+checkpoint>, "stop": <every member that had ended>}`: the function continues from its checkpoint
+with those members stopped, epochs are counted on from there (as Ray's `training_iteration` is),
+and no member is ended twice. A function that never checkpoints starts again from epoch 1.
+
+The checkpoint Ray restarts from may be newer than the last result the driver recorded (a
+driver killed while the result was on its way, a snapshot naming a checkpoint rotated out since:
+`tuner.resumable`). So the first report after a restart also carries the checkpoint's own
+epoch again, its keys under `previous/` and its epoch as `previous_epoch` (the driver records
+what it lacks of it; `flush()` sends it alone when nothing follows), and that epoch's ASHA
+decisions are put back into the member ASHA (`replay`; known ones are skipped).
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ from trainables._lazy import import_object
 POPULATION = "population"
 #: the key a population function reports a diverged member under, once, with the reason
 FAILED = "failed"
+#: the prefix and the epoch of a restarted trial's checkpoint epoch, sent again (docstring)
+PREVIOUS, PREVIOUS_EPOCH = "previous/", "previous_epoch"
+#: result keys of one member: its metrics, its end and the reason
+_MEMBER_KEYS = ("member/", "member_end/", "member_reason/")
 #: the Ray namespace of the member ASHA actors (trial workers may run in another job's namespace)
 ASHA_NAMESPACE = "lr-tuner-member-asha"
 
@@ -90,6 +101,9 @@ class PopulationReporter:
         self._store = store
         self.epoch = 0
         self.ended: dict[int, str] = {}
+        self._previous: dict[str, Any] = {}
+        self._previous_value = math.nan
+        self._decisions: list[dict[str, Any]] = []
 
     def load_checkpoint(self) -> Saved | None:
         """The function's last checkpoint and every member ended by then (None: start afresh);
@@ -99,7 +113,23 @@ class PopulationReporter:
             return None
         self.epoch = int(saved["epoch"])
         self.ended = {int(index): str(state) for index, state in saved["ended"]}
+        result = saved.get("result") or {}
+        self._previous = {PREVIOUS + k: v for k, v in result.items() if k.startswith(_MEMBER_KEYS)}
+        if self._previous:
+            self._previous[PREVIOUS_EPOCH] = self.epoch
+            self._previous_value = result.get(self.metric, math.nan)
+        if self._asha is not None and saved.get("decisions"):
+            import ray
+
+            ray.get(self._asha.replay.remote(list(saved["decisions"]), True))
         return {"checkpoint": saved["checkpoint"], "stop": sorted(self.ended)}
+
+    def flush(self) -> None:
+        """Send the restored checkpoint's epoch again if no report after the restart did."""
+        if self._previous:
+            active = len(self.numbers) - len(self.ended)
+            result = {self.metric: self._previous_value, "members_active": active}
+            self._send({**result, **self._previous}, None)
 
     def report(
         self, metrics_by_member: Mapping[int, Mapping[str, Any]], checkpoint: Any = None
@@ -129,24 +159,38 @@ class PopulationReporter:
             elif value is not None:  # an epoch without the metric is no rung decision
                 values[number] = value
         pruned = self._pruned(values)
+        self._decisions = [
+            {"number": n, "epoch": self.epoch, "value": v, "stop": n in pruned}
+            for n, v in sorted(values.items())
+        ]
         for index, number in enumerate(self.numbers):
             if number in pruned:
                 self._end(result, index, "PRUNED")
                 stop.add(index)
         result[self.metric] = self._best(reported)
         result["members_active"] = len(self.numbers) - len(self.ended)
-        if self._store is not None:
-            self._store.report(result, self._saved(checkpoint))
-        elif self._report is not None:
-            self._report(result)
+        self._send({**result, **self._previous}, self._saved(checkpoint, result))
         return stop
 
-    def _saved(self, checkpoint: Any) -> dict[str, Any] | None:
+    def _send(self, result: dict[str, Any], saved: dict[str, Any] | None) -> None:
+        self._previous = {}
+        if self._store is not None:
+            self._store.report(result, saved)
+        elif self._report is not None:
+            self._report(result)
+
+    def _saved(self, checkpoint: Any, result: dict[str, Any]) -> dict[str, Any] | None:
         """The function's checkpoint with this reporter's state after this epoch."""
         if checkpoint is None:
             return None
         ended = [[index, state] for index, state in sorted(self.ended.items())]
-        return {"checkpoint": checkpoint, "epoch": self.epoch, "ended": ended}
+        return {
+            "checkpoint": checkpoint,
+            "epoch": self.epoch,
+            "ended": ended,
+            "result": result,
+            "decisions": self._decisions,
+        }
 
     def _pruned(self, values: dict[int, float]) -> set[int]:
         if self._asha is None or not values:
@@ -201,6 +245,7 @@ def population_trainable(train: PopulationFunction | str) -> Callable[[dict[str,
         if "gpu_allowed" in inspect.signature(function).parameters:
             options["gpu_allowed"] = bool(ray.get_gpu_ids())
         function([dict(m["config"]) for m in members], reporter, **options)
+        reporter.flush()
 
     # named after `train` (Ray names trials after it), but not `functools.wraps`: Ray reads the
     # signature through `__wrapped__` and wants a single `config` parameter

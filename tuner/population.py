@@ -8,7 +8,8 @@
 - `expected_ray_trials`: how many Ray trials a finished sweep should show (for `was_interrupted`).
 - `write_member_logs`: each member's epochs as its own `<member id>/result.json` beside Ray's
   trial folders, so `curves.parquet` has one row per member and epoch with the same columns as an
-  unfused sweep (the metrics the member reported and its Ray trial's `time_total_s`).
+  unfused sweep (the metrics the member reported and its Ray trial's `time_total_s`); a
+  restarted trial's checkpoint epoch sent again (`previous/...`) is a row of that epoch.
 
 The searcher is `tuner.population_search`, the member ASHA `tuner.population_asha`.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from trainables.lr.errors import Problem
+from trainables.population import PREVIOUS, PREVIOUS_EPOCH
 
 #: Ray's keys copied into each member's log (they are columns of an unfused sweep's curves)
 _RAY_KEYS = ("trial_id", "training_iteration", "time_total_s", "timestamp")
@@ -85,11 +87,19 @@ def member_rows(rows: Iterable[dict[str, Any]], number: int, member: str) -> lis
     prefix = f"member/{number}/"
     out = []
     for row in rows:
-        values = {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
-        if not values:
-            continue
         kept = {k: row[k] for k in _RAY_KEYS if k in row}
-        out.append({**kept, **values, "trial_id": member})
+        again = {
+            k[len(PREVIOUS + prefix) :]: v
+            for k, v in row.items()
+            if k.startswith(PREVIOUS + prefix)
+        }
+        if again:  # a restarted trial's checkpoint epoch, sent again with its next epoch
+            out.append(
+                {**kept, "training_iteration": row[PREVIOUS_EPOCH], **again, "trial_id": member}
+            )
+        values = {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
+        if values:
+            out.append({**kept, **values, "trial_id": member})
     return out
 
 

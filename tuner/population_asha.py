@@ -75,9 +75,10 @@ class MemberAsha:
                 stop.append(int(number))
         return stop
 
-    def replay(self, log: list[dict[str, Any]]) -> None:
-        """Put back earlier decisions and their rungs (a resumed sweep), without logging them
-        again; a decision put back already is skipped."""
+    def replay(self, log: list[dict[str, Any]], record: bool = False) -> None:
+        """Put back earlier decisions and their rungs (a resumed sweep, a restarted trial); a
+        decision known already is skipped. With `record`, the others are logged, marked
+        `"rebuilt": true` (decisions taken by an actor that was lost, as a checkpoint kept them)."""
         for entry in log:
             key = (int(entry["number"]), int(entry["epoch"]))
             if key in self._decided:
@@ -85,6 +86,8 @@ class MemberAsha:
             member = SimpleNamespace(trial_id=str(key[0]))
             self._bracket.on_result(member, key[1], self._sign * float(entry["value"]))
             self._decided[key] = bool(entry["stop"])
+            if record:
+                self._log.append({**entry, "rebuilt": True})
 
     def log(self) -> list[dict[str, Any]]:
         """Every decision so far, in the order they were taken."""

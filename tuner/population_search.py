@@ -11,9 +11,11 @@ trial ends (an error, a divergence of the whole population) are FAIL with the Ra
 Each member's Optuna record carries its full config and, as `ray_trial_id`, its member id
 `<ray trial id>-<number>` (`member_id`): the tables show one row per member, as for unfused trials.
 
-Restarts: a Ray trial restarted from its checkpoint reports the epochs after it again; each
-member's epoch is recorded once (the first report of it), and a member told already is never
-told again. A resumed sweep restores this searcher from Ray's last saved state, which may be
+Restarts: a Ray trial restarted from its checkpoint reports the epochs after it again, and its
+first result carries the checkpoint's epoch again (`previous/...`, `previous_epoch`, see
+`trainables.population`), in case that epoch's result never reached the driver; each member's
+epoch is recorded once (the first report of it), and a member told already is never told
+again. A resumed sweep restores this searcher from Ray's last saved state, which may be
 older than the study (written as results arrive): `restore` brings it up to date with the study,
 so members the study has finished stay as they are and recorded epochs are not recorded again.
 """
@@ -31,6 +33,7 @@ import optuna
 from optuna.trial import TrialState
 from ray.air.constants import TRAINING_ITERATION
 
+from trainables.population import PREVIOUS, PREVIOUS_EPOCH
 from tuner.searcher import (
     CONFIG,
     FAIL_REASON,
@@ -153,9 +156,15 @@ class PopulationOptunaSearch(BudgetAwareOptunaSearch):
                 self._tell(number, ot_trial, TrialState.FAIL, reason=reason)
 
     def _record(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        previous = result.get(PREVIOUS_EPOCH)
+        if isinstance(previous, int):  # a restarted trial's checkpoint epoch, sent again
+            again = {k[len(PREVIOUS) :]: v for k, v in result.items() if k.startswith(PREVIOUS)}
+            self._record_step(trial_id, previous, again)
         step = result.get(TRAINING_ITERATION)
-        if not isinstance(step, int):
-            return
+        if isinstance(step, int):
+            self._record_step(trial_id, step, result)
+
+    def _record_step(self, trial_id: str, step: int, result: Mapping[str, Any]) -> None:
         for number, ot_trial in self._members[trial_id]:
             if number in self._closed:
                 continue

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,18 @@ from typing import Any
 import pandas as pd
 import pytest
 from optuna.trial import TrialState
+from ray.tune import ExperimentAnalysis
 
+from tests.tuner.cluster_driver import (
+    REPO,
+    discard,
+    driver_env,
+    end_pids,
+    ray_pids,
+    ray_tmpdir,
+    start_cli,
+    wait_until,
+)
 from tests.tuner.spaces import ray_curves, toy_space
 from tests.tuner.test_population_units import _reference_asha
 from tests.tuner.toy import score
@@ -98,8 +113,9 @@ def _attempts(attempts: Path, x: float) -> list[int]:
 
 
 def check_members(exp_dir: Path) -> dict[int, Any]:
-    """Every member that ran: one record, each epoch once from 1 on with the closed form, the
-    state its values decide; records never run are FAIL as such. Returns the members by number."""
+    """Every member of the populations Ray knows: one record, each epoch once from 1 on with the
+    closed form, the state its values decide; records of populations Ray never saved are FAIL
+    as never run. Returns the members by number."""
     study = load_experiment(exp_dir).load_study()
     records = study.get_trials(deepcopy=False)
     assert TrialState.RUNNING not in {t.state for t in records}
@@ -109,10 +125,13 @@ def check_members(exp_dir: Path) -> dict[int, Any]:
     decided = [(e["number"], e["epoch"]) for e in log]
     assert len(decided) == len(set(decided))  # each decision logged once
     stopped = {e["number"]: e["epoch"] for e in log if e["stop"]}
+    populations = {t.trial_id for t in ExperimentAnalysis(str(exp_dir)).trials}
     members = {}
     for trial in records:
         steps = sorted(trial.intermediate_values)
-        if not steps:  # asked from Optuna after Ray's last saved state: never trained
+        if trial.user_attrs[POPULATION_TRIAL] not in populations:
+            # asked after Ray's last saved state (and maybe trained a little before the crash):
+            # Ray never goes on with it, a new population is asked instead
             assert trial.state == TrialState.FAIL
             assert trial.user_attrs[FAIL_REASON].startswith("created but never run")
             continue
@@ -188,3 +207,98 @@ def test_a_restarted_population_goes_on_from_its_checkpoint(
         f"failed {counts['FAIL']} | best score {outcome.experiment.load_study().best_value:.6g} "
         f"({outcome.experiment.load_study().best_trial.user_attrs[RAY_TRIAL_ID]})"
     )
+
+
+def _population_rows(exp_dir: Path) -> dict[str, list[dict]]:
+    """Each population's Ray results so far (member logs, `<ray id>-<n>`, left out)."""
+    try:
+        curves = ray_curves(exp_dir)
+    except ValueError:  # a line being written
+        return {}
+    return {i: rows for i, rows in curves.items() if any("members_active" in r for r in rows)}
+
+
+def _midway(exp_dir: Path) -> bool:
+    """Whether some population has reported two to four of its epochs, members still active."""
+    return any(
+        2 <= len(rows) <= 4 and rows[-1]["members_active"] > 0
+        for rows in _population_rows(exp_dir).values()
+    )
+
+
+def _resume(exp_dir: Path) -> subprocess.CompletedProcess:
+    tmpdir = ray_tmpdir()
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "tuner", "resume", str(exp_dir)],
+            cwd=REPO, env=driver_env(tmpdir), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        discard(tmpdir)
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_populations_from_their_checkpoints(
+    tmp_path: Path, results_dir: Path
+) -> None:
+    """The driver is SIGKILLed while a population is midway (no member_asha.json written);
+    `python -m tuner resume` goes on from Ray's last saved state: the populations it had
+    running go on from their checkpoints, the decisions lost with the driver are rebuilt from
+    the study, and every member ends with one record, each epoch once, a true state."""
+    attempts = tmp_path / "attempts"
+    attempts.mkdir()
+    path = _space(
+        tmp_path, results_dir, "killed", attempts, population=3, num_samples=9,
+        checkpoint_every=1, max_concurrent_trials=2, fixed={"sleep": 0.8},
+    )  # fmt: skip
+    exp_dir = results_dir / "killed"
+    tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
+    driver = start_cli(["run", str(path)], tmpdir, out)
+    try:
+        wait_until(lambda: _midway(exp_dir), 180, "a population midway")
+        time.sleep(1.5)  # Ray saves its state every few results
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        end_pids(ray_pids(tmpdir))
+    discard(tmpdir)
+    assert not (exp_dir / LOG_FILE).exists()  # the killed driver wrote no decisions
+    study = load_experiment(exp_dir).load_study()
+    kept = {t.number: (t.state, t.value, t.intermediate_values) for t in study.trials}
+    kept = {n: record for n, record in kept.items() if record[0] != TrialState.RUNNING}
+    midway = {t.number for t in study.trials if t.state == TrialState.RUNNING and t.values is None}
+    midway = {n for n in midway if study.trials[n].intermediate_values}
+
+    resumed = _resume(exp_dir)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "Traceback" not in resumed.stdout
+    members = check_members(exp_dir)
+    assert len(members) == 9
+    for number, record in kept.items():  # ended before the crash: as they were
+        trial = members.get(number)
+        if trial is not None:
+            assert (trial.state, trial.value, trial.intermediate_values) == record, number
+    log = json.loads((exp_dir / LOG_FILE).read_text())
+    assert any(e.get("rebuilt") for e in log)
+    fresh = [i for i, e in enumerate(log) if not e.get("rebuilt")]
+    rule = _reference_asha(log, GRACE, RF, N_EPOCHS, "min")  # rebuilt ones: their rungs count
+    assert [log[i]["stop"] for i in fresh] == [rule[i] for i in fresh]
+
+    from_checkpoint = set()
+    rows = _population_rows(exp_dir)
+    midway &= set(members)  # in a population Ray had saved
+    assert midway, "no member was midway in a saved population when the driver was killed"
+    for number in midway:
+        runs = _attempts(attempts, members[number].params["x"])
+        assert runs == sorted(runs) and runs[0] == 1, number
+        if len(runs) > 1 and runs[-1] > 1:
+            from_checkpoint.add(number)
+        epochs = [
+            r["training_iteration"] for r in rows[members[number].user_attrs[POPULATION_TRIAL]]
+        ]
+        assert sorted(set(epochs)) == list(range(1, max(epochs) + 1))  # nothing skipped
+        assert epochs.count(1) == 1 or number not in from_checkpoint
+    assert from_checkpoint, "no member went on from its checkpoint"

@@ -179,8 +179,9 @@ def test_member_asha_replay_puts_the_rungs_back() -> None:
 
 
 def test_reporter_checkpoint_puts_back_its_epoch_and_ended_members() -> None:
-    """A checkpoint carries the reporter's epoch count and ended members; a reporter restarted
-    from it counts on from there, stops the ended members again and never ends them twice."""
+    """A checkpoint carries the reporter's epoch count, ended members and that epoch's result; a
+    reporter restarted from it counts on from there, stops the ended members again, never ends
+    them twice, and sends the checkpoint's epoch again with its first report."""
     store = MemoryReporter()
     first = PopulationReporter([4, 5, 6], metric="score", mode="min", n_epochs=4, store=store)
     assert first.load_checkpoint() is None and first.epoch == 0
@@ -203,8 +204,35 @@ def test_reporter_checkpoint_puts_back_its_epoch_and_ended_members() -> None:
     result = again._store.reports[-1]
     assert "member_end/6" not in result and "member/6/score" not in result
     assert result["score"] == 0.15 and result["members_active"] == 2
+    # epoch 2, the checkpoint's, again: in case its result never reached the driver
+    assert result["previous_epoch"] == 2
+    assert {k: v for k, v in result.items() if k.startswith("previous/")} == {
+        "previous/member/4/score": 0.3,
+        "previous/member/5/score": 0.2,
+    }
     assert again.report({0: {"score": 0.2}, 1: {"score": 0.1}}) == {0, 1}  # epoch 4: the end
     assert again._store.reports[-1]["member_end/4"] == "COMPLETE"
+    assert "previous_epoch" not in again._store.reports[-1]
+    again.flush()  # sent already: nothing more
+    assert len(again._store.reports) == 2
+
+
+def test_a_restart_from_the_final_checkpoint_sends_its_epoch_alone() -> None:
+    store = MemoryReporter()
+    first = PopulationReporter([3, 8], metric="score", mode="max", n_epochs=1, store=store)
+    first.report({0: {"score": 0.5}, 1: {"score": 0.7}}, {"done": 1})
+    again = PopulationReporter(
+        [3, 8], metric="score", mode="max", n_epochs=1, store=MemoryReporter(store.checkpoint)
+    )
+    assert again.load_checkpoint()["stop"] == [0, 1]  # both COMPLETE: the function trains none
+    again.flush()
+    (result,) = again._store.reports
+    assert result["score"] == 0.7 and result["members_active"] == 0
+    assert result["previous_epoch"] == 1 and result["previous/member_end/3"] == "COMPLETE"
+    rows = [{"trial_id": "t", "training_iteration": 2, "time_total_s": 0.3, **result}]
+    assert member_rows(rows, 8, "t-8") == [
+        {"trial_id": "t-8", "training_iteration": 1, "time_total_s": 0.3, "score": 0.7}
+    ]
 
 
 def test_member_asha_answers_a_member_asked_again_as_before() -> None:
@@ -220,6 +248,11 @@ def test_member_asha_answers_a_member_asked_again_as_before() -> None:
     later = {6: 0.35, 7: 0.05}
     assert asha.decide(1, later) == once.decide(1, later)
     assert asha.log() == once.log()
+    # a restarted trial's checkpoint puts back a decision of a lost actor: logged as rebuilt
+    lost = {"number": 8, "epoch": 1, "value": 0.9, "stop": True}
+    asha.replay([lost, once.log()[0]], True)
+    assert asha.log() == [*once.log(), {**lost, "rebuilt": True}]
+    assert asha.decide(1, {8: 0.0}) == [8]  # the lost actor's answer, not a new one
 
 
 def _member_study(rows: list[tuple[TrialState, list[float]]]) -> optuna.Study:
