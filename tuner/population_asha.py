@@ -17,9 +17,10 @@ far put back (`replay`): those in `member_asha.json`, and those a killed driver 
 there, rebuilt from the Optuna study (`study_decisions`: every finite intermediate value of a
 member before `max_t` was a decision, a stop where a PRUNED member's values end). The study is
 written as results arrive, so it may miss the last decisions before a crash; the epochs they
-were taken at are trained again from the trial's checkpoint and decided afresh. Rebuilt
-decisions are appended to the file marked `"rebuilt": true` (their order is not known, the
-rungs they record are).
+were taken at are trained again from the trial's checkpoint and decided afresh, unless the
+checkpoint was saved after them: a restarted trial puts its checkpoint epoch's decisions back
+itself (`trainables.population`). Rebuilt decisions are logged marked `"rebuilt": true` (their
+order is not known, the rungs they record are).
 """
 
 from __future__ import annotations

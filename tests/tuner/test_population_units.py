@@ -22,7 +22,8 @@ from tuner.population import expected_ray_trials, member_rows, ray_trial_count
 from tuner.population_asha import MemberAsha, study_decisions
 from tuner.population_search import POPULATION_TRIAL, member_id
 from tuner.progress import ProgressCallback
-from tuner.searcher import RAY_TRIAL_ID
+from tuner.recovery import close_orphans
+from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID
 from tuner.space import load_space
 
 TOY_POPULATION = "tests.tuner.toy_population:trainable"
@@ -353,3 +354,22 @@ def test_progress_of_a_population_sweep_counts_members() -> None:
             "] trial t0 started | running 1 · completed 0 · pruned 0 · failed 0 | best score -"
         )
     )
+
+
+def test_close_orphans_judges_a_member_by_its_own_values() -> None:
+    """A member left open when its population's Ray trial ended is COMPLETE when its values
+    reach max_t, else FAIL with the reason; members of a population still running stay open."""
+    study = _member_study(
+        [(TrialState.RUNNING, [0.5, 0.2]), (TrialState.RUNNING, [0.4]), (TrialState.RUNNING, [0.3])]
+    )
+    study._storage.set_trial_user_attr(study.trials[2]._trial_id, POPULATION_TRIAL, "pop_1")
+    ended = SimpleNamespace(trial_id="pop_0", status="TERMINATED", last_result={"done": True})
+    running = SimpleNamespace(trial_id="pop_1", status="RUNNING", last_result={})
+    assert close_orphans(study, [ended, running], "score", max_t=2) == 2
+    complete, failed, open_ = study.trials
+    assert complete.state == TrialState.COMPLETE and complete.value == 0.2
+    assert failed.state == TrialState.FAIL
+    assert failed.user_attrs[FAIL_REASON] == (
+        "its Ray trial ended without a final report for this member"
+    )
+    assert open_.state == TrialState.RUNNING
