@@ -302,3 +302,87 @@ def test_a_killed_driver_resumes_populations_from_their_checkpoints(
         assert sorted(set(epochs)) == list(range(1, max(epochs) + 1))  # nothing skipped
         assert epochs.count(1) == 1 or number not in from_checkpoint
     assert from_checkpoint, "no member went on from its checkpoint"
+
+
+class _DiesAfter:
+    """A population reporter whose worker dies right after reporting `epoch` (once)."""
+
+    def __init__(self, inner: Any, epoch: int, marker: Path) -> None:
+        self.inner, self.epoch, self.marker = inner, epoch, marker
+
+    def load_checkpoint(self) -> Any:
+        return self.inner.load_checkpoint()
+
+    def report(self, reports: dict, checkpoint: Any = None) -> Any:
+        stop = self.inner.report(reports, checkpoint)
+        if self.inner.epoch == self.epoch:
+            self.marker.write_text("died once")
+            raise RuntimeError("the population's worker dies on purpose")
+        return stop
+
+
+def flaky_dsr_population(configs: list[dict[str, Any]], reporter: Any) -> Any:
+    """The DSR population trainable, its first attempt dying after epoch 3."""
+    from trainables.dsr.population import dsr_population_trainable
+
+    marker = Path(configs[0]["fail_marker"])
+    configs = [{k: v for k, v in c.items() if k != "fail_marker"} for c in configs]
+    if not marker.exists():
+        reporter = _DiesAfter(reporter, 3, marker)
+    return dsr_population_trainable(configs, reporter)
+
+
+def dsr_alone(config: dict[str, Any]) -> None:
+    """One DSR config alone (unused: this sweep trains populations)."""
+    from trainables.dsr import dsr_trainable
+
+    dsr_trainable(config)
+
+
+dsr_alone.population = flaky_dsr_population
+
+
+@pytest.mark.slow
+def test_a_restarted_dsr_population_records_the_uninterrupted_numbers(
+    ray_local: None, tmp_path: Path, results_dir: Path
+) -> None:
+    """A DSR population whose worker dies after epoch 3 goes on from its checkpoint of epoch 2:
+    every member's recorded values are those of the same population trained without
+    interruption, with the same members stopped at the same epochs."""
+    import torch
+
+    from trainables.dsr.population import MemoryPopulationReporter, train_dsr_population
+
+    small = {"n_subjects": 2, "hidden_dim": 8, "train_steps": 300, "test_steps": 300}
+    path = toy_space(
+        tmp_path, results_dir, name="dsr_restarted",
+        trainable="tests.tuner.test_population_resume:dsr_alone", n_epochs=4, population=4,
+        num_samples=4, checkpoint_every=2, max_failures=1,
+        fixed={**small, "fail_marker": str(tmp_path / "died")},
+        search={"learning_rate": {"lr": {"log_uniform": [1.0e-3, 3.0e-2]}}},
+        searcher={"name": "random", "seed": 0}, asha={"grace_period": 2, "reduction_factor": 2},
+    )  # fmt: skip
+    outcome = run_space(path)
+    assert outcome.ok and (tmp_path / "died").exists()
+    exp_dir = outcome.experiment.dir
+    trials = outcome.experiment.load_study().get_trials(deepcopy=False)
+    (ray_id,) = {t.user_attrs[POPULATION_TRIAL] for t in trials}
+    assert [r["training_iteration"] for r in ray_curves(exp_dir)[ray_id]] == [1, 2, 3, 3, 4]
+    log = json.loads((exp_dir / LOG_FILE).read_text())
+    stopped = {e["number"]: e["epoch"] for e in log if e["stop"]}
+    assert stopped and len(stopped) < 4
+
+    configs = [
+        {k: v for k, v in t.user_attrs["config"].items() if k != "fail_marker"} for t in trials
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the trial ran
+    try:
+        stop_at = {i: stopped[t.number] for i, t in enumerate(trials) if t.number in stopped}
+        plain = train_dsr_population(configs, MemoryPopulationReporter(stop_at))
+    finally:
+        torch.set_num_threads(threads)
+    for trial, reports in zip(trials, plain, strict=True):
+        assert trial.intermediate_values == {r["epoch"]: r["score"] for r in reports}
+        expected = TrialState.PRUNED if trial.number in stopped else TrialState.COMPLETE
+        assert trial.state == expected, trial.number
