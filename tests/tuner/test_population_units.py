@@ -20,7 +20,7 @@ from trainables.population import PopulationReporter
 from trainables.reporting import MemoryReporter
 from tuner.population import expected_ray_trials, member_rows, ray_trial_count
 from tuner.population_asha import MemberAsha, study_decisions
-from tuner.population_search import POPULATION_TRIAL, member_id
+from tuner.population_search import POPULATION_TRIAL, PopulationOptunaSearch, member_id
 from tuner.progress import ProgressCallback
 from tuner.recovery import close_orphans
 from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID
@@ -373,3 +373,61 @@ def test_close_orphans_judges_a_member_by_its_own_values() -> None:
         "its Ray trial ended without a final report for this member"
     )
     assert open_.state == TrialState.RUNNING
+
+
+def _define_x(trial: optuna.Trial) -> dict:
+    return {"n_epochs": 3, "x": trial.suggest_float("x", 0.0, 1.0)}
+
+
+def test_a_restored_searcher_catches_up_with_the_study(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ray's saved searcher state is older than the study: restored, the searcher leaves members
+    the study finished as they are, records no epoch twice, and records the checkpoint epoch
+    a restarted trial sends again (`previous/...`) where the study lacks it."""
+
+    def searcher() -> PopulationOptunaSearch:
+        search = PopulationOptunaSearch(
+            _define_x, population=3, num_members=3, asha_actor=None, max_t=3,
+            sampler=optuna.samplers.RandomSampler(seed=0), study_name="unit",
+            storage=str(tmp_path / "optuna.journal"),
+        )  # fmt: skip
+        assert search.set_search_properties("score", "min", {"n_epochs": 3})
+        return search
+
+    first = searcher()
+    first.suggest("t")
+    first.on_trial_result("t", {"training_iteration": 1, "member/0/score": 0.5,
+                                "member/1/score": 0.6, "member/2/score": 0.7})  # fmt: skip
+    first.save(str(tmp_path / "searcher.pkl"))  # Ray's last saved state
+    first.on_trial_result("t", {"training_iteration": 2, "member/0/score": 0.4,
+                                "member/1/score": 0.65, "member_end/1": "PRUNED",
+                                "member/2/score": 0.3})  # fmt: skip
+    # the driver dies; the trial goes on from its checkpoint of epoch 2, which reached the
+    # driver, and epoch 3's checkpoint, which did not (newer than its last result)
+    resumed = searcher()
+    resumed.restore(str(tmp_path / "searcher.pkl"))
+    resumed.on_trial_result("t", {"training_iteration": 3, "member/0/score": 0.35,
+                                  "member/2/score": 0.2, "previous_epoch": 2,
+                                  "previous/member/0/score": 0.4,
+                                  "previous/member/1/score": 0.65,
+                                  "previous/member_end/1": "PRUNED"})  # fmt: skip
+    resumed.on_trial_complete("t", {"training_iteration": 4, "previous_epoch": 3,
+                                    "previous/member/0/score": 0.3,
+                                    "previous/member_end/0": "COMPLETE",
+                                    "previous/member/2/score": 0.2,
+                                    "previous/member_end/2": "COMPLETE"})  # fmt: skip
+    trials = resumed.study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+        TrialState.COMPLETE,
+    ]
+    assert [t.intermediate_values for t in trials] == [
+        {1: 0.5, 2: 0.4, 3: 0.35},  # epoch 3 as first recorded: a late copy changes nothing
+        {1: 0.6, 2: 0.65},
+        {1: 0.7, 2: 0.3, 3: 0.2},
+    ]
+    assert [t.value for t in trials] == [0.35, 0.65, 0.2]
+    # nothing was written to a finished record (the restored state did not know it finished)
+    assert not [r for r in caplog.records if "already recorded" in r.getMessage()]
