@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,88 @@ def _resume(exp_dir: Path) -> subprocess.CompletedProcess:
         discard(tmpdir)
 
 
+@dataclass(frozen=True)
+class Interrupted:
+    """A population sweep whose driver was stopped midway, and what the study held then."""
+
+    exp_dir: Path
+    attempts: Path
+    code: int
+    output: str
+    #: records finished before the stop: number -> (state, value, intermediate values)
+    kept: dict[int, tuple]
+    #: members RUNNING with some epochs recorded when the driver stopped
+    midway: set[int]
+
+
+def _interrupt(tmp_path: Path, results_dir: Path, name: str, sig: int) -> Interrupted:
+    """Run a 9-member sweep (populations of 3) with `python -m tuner run`, send `sig` to the
+    driver once a population is midway, and wait for it to exit (its Ray processes ended)."""
+    attempts = tmp_path / "attempts"
+    attempts.mkdir()
+    path = _space(
+        tmp_path, results_dir, name, attempts, population=3, num_samples=9,
+        checkpoint_every=1, max_concurrent_trials=2, fixed={"sleep": 0.8},
+    )  # fmt: skip
+    exp_dir = results_dir / name
+    tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
+    driver = start_cli(["run", str(path)], tmpdir, out)
+    try:
+        wait_until(lambda: _midway(exp_dir), 180, "a population midway")
+        time.sleep(1.5)  # Ray saves its state every few results
+        if sig == signal.SIGKILL:
+            os.killpg(driver.pid, sig)
+        else:
+            os.kill(driver.pid, sig)
+        code = driver.wait(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        end_pids(ray_pids(tmpdir))
+    discard(tmpdir)
+    study = load_experiment(exp_dir).load_study()
+    kept = {t.number: (t.state, t.value, t.intermediate_values) for t in study.trials}
+    kept = {n: record for n, record in kept.items() if record[0] != TrialState.RUNNING}
+    midway = {t.number for t in study.trials if t.state == TrialState.RUNNING}
+    midway = {n for n in midway if study.trials[n].intermediate_values}
+    return Interrupted(exp_dir, attempts, code, out.read_text(), kept, midway)
+
+
+def _check_resumed(run: Interrupted) -> set[int]:
+    """Resume `run` with `python -m tuner resume` and check it (docstrings of the tests);
+    returns the members that went on from a checkpoint after epoch 1."""
+    resumed = _resume(run.exp_dir)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "Traceback" not in resumed.stdout
+    members = check_members(run.exp_dir)
+    assert len(members) == 9
+    for number, record in run.kept.items():  # ended before the stop: as they were
+        trial = members.get(number)
+        if trial is not None:
+            assert (trial.state, trial.value, trial.intermediate_values) == record, number
+    log = json.loads((run.exp_dir / LOG_FILE).read_text())
+    fresh = [i for i, e in enumerate(log) if not e.get("rebuilt")]
+    rule = _reference_asha(log, GRACE, RF, N_EPOCHS, "min")  # rebuilt ones: their rungs count
+    assert [log[i]["stop"] for i in fresh] == [rule[i] for i in fresh]
+
+    from_checkpoint = set()
+    rows = _population_rows(run.exp_dir)
+    midway = run.midway & set(members)  # in a population Ray had saved
+    assert midway, "no member was midway in a saved population when the driver stopped"
+    for number in midway:
+        runs = _attempts(run.attempts, members[number].params["x"])
+        assert runs == sorted(runs) and runs[0] == 1, number
+        if len(runs) > 1 and runs[-1] > 1:
+            from_checkpoint.add(number)
+        population = members[number].user_attrs[POPULATION_TRIAL]
+        epochs = [r["training_iteration"] for r in rows[population]]
+        assert sorted(set(epochs)) == list(range(1, max(epochs) + 1))  # nothing skipped
+        assert epochs.count(1) == 1 or number not in from_checkpoint
+    assert from_checkpoint, "no member went on from its checkpoint"
+    return from_checkpoint
+
+
 @pytest.mark.slow
 def test_a_killed_driver_resumes_populations_from_their_checkpoints(
     tmp_path: Path, results_dir: Path
@@ -244,64 +327,25 @@ def test_a_killed_driver_resumes_populations_from_their_checkpoints(
     """The driver is SIGKILLed while a population is midway (no member_asha.json written);
     `python -m tuner resume` goes on from Ray's last saved state: the populations it had
     running go on from their checkpoints, the decisions lost with the driver are rebuilt from
-    the study, and every member ends with one record, each epoch once, a true state."""
-    attempts = tmp_path / "attempts"
-    attempts.mkdir()
-    path = _space(
-        tmp_path, results_dir, "killed", attempts, population=3, num_samples=9,
-        checkpoint_every=1, max_concurrent_trials=2, fixed={"sleep": 0.8},
-    )  # fmt: skip
-    exp_dir = results_dir / "killed"
-    tmpdir, out = ray_tmpdir(), tmp_path / "run.log"
-    driver = start_cli(["run", str(path)], tmpdir, out)
-    try:
-        wait_until(lambda: _midway(exp_dir), 180, "a population midway")
-        time.sleep(1.5)  # Ray saves its state every few results
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait(timeout=30)
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
-        end_pids(ray_pids(tmpdir))
-    discard(tmpdir)
-    assert not (exp_dir / LOG_FILE).exists()  # the killed driver wrote no decisions
-    study = load_experiment(exp_dir).load_study()
-    kept = {t.number: (t.state, t.value, t.intermediate_values) for t in study.trials}
-    kept = {n: record for n, record in kept.items() if record[0] != TrialState.RUNNING}
-    midway = {t.number for t in study.trials if t.state == TrialState.RUNNING and t.values is None}
-    midway = {n for n in midway if study.trials[n].intermediate_values}
+    the study, and every member ends with one record, each epoch once, a true state; records
+    finished before the crash keep their verdict."""
+    run = _interrupt(tmp_path, results_dir, "killed", signal.SIGKILL)
+    assert not (run.exp_dir / LOG_FILE).exists()  # the killed driver wrote no decisions
+    _check_resumed(run)
+    assert any(e.get("rebuilt") for e in json.loads((run.exp_dir / LOG_FILE).read_text()))
 
-    resumed = _resume(exp_dir)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert "Traceback" not in resumed.stdout
-    members = check_members(exp_dir)
-    assert len(members) == 9
-    for number, record in kept.items():  # ended before the crash: as they were
-        trial = members.get(number)
-        if trial is not None:
-            assert (trial.state, trial.value, trial.intermediate_values) == record, number
-    log = json.loads((exp_dir / LOG_FILE).read_text())
-    assert any(e.get("rebuilt") for e in log)
-    fresh = [i for i, e in enumerate(log) if not e.get("rebuilt")]
-    rule = _reference_asha(log, GRACE, RF, N_EPOCHS, "min")  # rebuilt ones: their rungs count
-    assert [log[i]["stop"] for i in fresh] == [rule[i] for i in fresh]
 
-    from_checkpoint = set()
-    rows = _population_rows(exp_dir)
-    midway &= set(members)  # in a population Ray had saved
-    assert midway, "no member was midway in a saved population when the driver was killed"
-    for number in midway:
-        runs = _attempts(attempts, members[number].params["x"])
-        assert runs == sorted(runs) and runs[0] == 1, number
-        if len(runs) > 1 and runs[-1] > 1:
-            from_checkpoint.add(number)
-        epochs = [
-            r["training_iteration"] for r in rows[members[number].user_attrs[POPULATION_TRIAL]]
-        ]
-        assert sorted(set(epochs)) == list(range(1, max(epochs) + 1))  # nothing skipped
-        assert epochs.count(1) == 1 or number not in from_checkpoint
-    assert from_checkpoint, "no member went on from its checkpoint"
+@pytest.mark.slow
+def test_ctrl_c_stops_a_population_sweep_and_resume_finishes_it(
+    tmp_path: Path, results_dir: Path
+) -> None:
+    """Ctrl-C once: Ray saves its state, member_asha.json gets the decisions so far, exit 130;
+    `python -m tuner resume` goes on with every member midway from its last checkpoint."""
+    run = _interrupt(tmp_path, results_dir, "ctrlc", signal.SIGINT)
+    assert run.code == 130, run.output[-3000:]
+    assert f"continue with: python -m tuner resume {run.exp_dir}" in run.output
+    assert (run.exp_dir / LOG_FILE).is_file()
+    assert _check_resumed(run) == run.midway  # Ray saved every one's last checkpoint
 
 
 class _DiesAfter:
