@@ -1,10 +1,12 @@
-"""A small DSR config that trains in well under a second per epoch."""
+"""DSR test fixtures: a small config that trains in well under a second per epoch, float64."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import torch
 
 SMALL: dict[str, Any] = {
     "n_subjects": 2,
@@ -25,3 +27,12 @@ SMALL: dict[str, Any] = {
 def small_config() -> dict[str, Any]:
     """A fresh copy of the small config with a working learning rate."""
     return {"learning_rate": 1e-2, **SMALL}
+
+
+@pytest.fixture
+def float64() -> Iterator[None]:
+    """float64 as the default dtype for one test, restored afterwards."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -87,15 +86,6 @@ CONFIGS: list[dict[str, Any]] = [
         "grad_clip": None,
     },
 ]
-
-
-@pytest.fixture
-def float64() -> Iterator[None]:
-    """float64 as the default dtype for one test, restored afterwards."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
 
 
 @pytest.fixture

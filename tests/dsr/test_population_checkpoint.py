@@ -4,7 +4,6 @@ and frozen members included, equal those of the uninterrupted run."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -78,14 +77,6 @@ class ReportsOnly:
 
     def report(self, reports: dict) -> list[int]:
         return self.inner.report(reports)
-
-
-@pytest.fixture
-def float64() -> Iterator[None]:
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
 
 
 @pytest.fixture
