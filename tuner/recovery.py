@@ -96,7 +96,7 @@ def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t
         if member:
             state, value, reason = _member_verdict(record, max_t)
         else:
-            state, value, reason = _verdict(ray_trial, metric, max_t)
+            state, value, reason = _verdict(ray_trial, record, metric, max_t)
         if reason:
             storage.set_trial_user_attr(record._trial_id, FAIL_REASON, reason)  # noqa: SLF001
         for step, result_value in [] if member else _missing_steps(ray_trial, record, metric):
@@ -106,7 +106,16 @@ def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t
     return closed
 
 
-def _verdict(ray_trial: Any, metric: str, max_t: int) -> tuple[TrialState, Any, str | None]:
+def _verdict(
+    ray_trial: Any, record: Any, metric: str, max_t: int
+) -> tuple[TrialState, Any, str | None]:
+    if ray_trial is None and record.intermediate_values:
+        epoch = max(record.intermediate_values)
+        reason = (
+            f"lost with the driver after epoch {epoch}: its Ray trial started after Ray's last "
+            "saved state, so resume could not continue it"
+        )
+        return TrialState.FAIL, None, reason
     if ray_trial is None:
         return TrialState.FAIL, None, "created but never run: the sweep stopped before it started"
     result = ray_trial.last_result or {}

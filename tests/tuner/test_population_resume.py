@@ -134,7 +134,10 @@ def check_members(exp_dir: Path) -> dict[int, Any]:
             # asked after Ray's last saved state (and maybe trained a little before the crash):
             # Ray never goes on with it, a new population is asked instead
             assert trial.state == TrialState.FAIL
-            assert trial.user_attrs[FAIL_REASON].startswith("created but never run")
+            lost = f"lost with the driver after epoch {steps[-1] if steps else 0}:"
+            assert trial.user_attrs[FAIL_REASON].startswith(
+                lost if steps else "created but never run"
+            )
             continue
         members[trial.number] = trial
         x = trial.params["x"]

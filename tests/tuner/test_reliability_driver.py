@@ -140,7 +140,11 @@ def _check_finished(exp_dir: Path, kept: dict[int, tuple] | None = None) -> None
         ray_trial = ray_trials.get(record.user_attrs.get(RAY_TRIAL_ID))
         if ray_trial is None:  # asked from Optuna, never in Ray's saved state
             assert record.state == TrialState.FAIL
-            assert record.user_attrs[FAIL_REASON].startswith("created but never run")
+            lost = f"lost with the driver after epoch {max(record.intermediate_values or [0])}:"
+            never_run = "created but never run"
+            assert record.user_attrs[FAIL_REASON].startswith(
+                lost if record.intermediate_values else never_run
+            )
             continue
         last = ray_trial.last_result
         assert record.state == final_state(last, "score", N_EPOCHS), record.number
