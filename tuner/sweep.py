@@ -14,10 +14,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
+from tuner.asha import ResumableASHA, passed_rungs
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.population import (
@@ -81,11 +82,12 @@ def ray_trainable(space: Any) -> Any:
 
 
 def build_scheduler(space: Any) -> TrialScheduler:
-    """ASHA over `training_iteration` with `max_t = n_epochs`, or FIFO when `asha: null` (and
-    for populations: their members' ASHA is `tuner.population_asha`)."""
+    """ASHA over `training_iteration` with `max_t = n_epochs` (`tuner.asha.ResumableASHA`), or
+    FIFO when `asha: null` (and for populations: their members' ASHA is
+    `tuner.population_asha`)."""
     if space.asha is None or space.population > 1:
         return FIFOScheduler()
-    return ASHAScheduler(
+    return ResumableASHA(
         time_attr="training_iteration",
         max_t=space.n_epochs,
         grace_period=space.asha.grace_period,
@@ -179,9 +181,16 @@ def restore_tuner(space: Any, experiment: Experiment) -> tune.Tuner:
     repair_state(experiment.dir)
     if space.population > 1:
         start_member_asha(space, experiment.study_name, experiment.dir)
-    return tune.Tuner.restore(
+    tuner = tune.Tuner.restore(
         str(experiment.dir), trainable=ray_trainable(space), resume_unfinished=True
     )
+    # Ray restores its ASHA without rungs: give it the rungs its trials had passed (a Ray
+    # client's tuner runs remotely, out of reach: it keeps Ray's behaviour)
+    local = getattr(tuner, "_local_tuner", None)
+    scheduler = getattr(getattr(local, "_tune_config", None), "scheduler", None)
+    if isinstance(scheduler, ResumableASHA):
+        scheduler.passed = passed_rungs(experiment.load_study().get_trials(deepcopy=False))
+    return tuner
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:

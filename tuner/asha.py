@@ -1,0 +1,53 @@
+"""`ResumableASHA`: Ray's ASHA that does not judge a resumed trial again at rungs it had passed.
+
+Ray saves neither ASHA's rungs nor the results that came after its last state snapshot. After
+`python -m tuner resume`, a trial goes on from its checkpoint and, at its first result, Ray's
+ASHA judges it at every rung at or below that epoch against the few trials recorded since the
+restart: a trial the study shows past rung 4 could be stopped at epoch 3, leaving its Optuna
+record with later epochs from a life that no longer counts. `passed` (set on restore from the
+study: Ray trial id -> the epochs and values it recorded) puts such a trial into every rung
+below its last recorded epoch with its recorded value there, as the first run had it, before
+Ray's rule runs; rungs at or after that epoch are judged as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ray.tune.schedulers import ASHAScheduler
+
+from tuner.searcher import RAY_TRIAL_ID
+
+#: Ray trial id -> {epoch: metric value} of what its Optuna record holds
+Passed = dict[str, dict[int, float]]
+
+
+class ResumableASHA(ASHAScheduler):
+    """`ASHAScheduler` plus `passed` (module docstring); without it, exactly Ray's ASHA."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.passed: Passed = {}
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        recorded_values = self.passed.pop(trial.trial_id, None)  # once, at its first result
+        bracket = self._trial_info.get(trial.trial_id)
+        if recorded_values and bracket is not None:
+            last = max(recorded_values)
+            for milestone, recorded in bracket._rungs:  # noqa: SLF001 (Ray 2.60's rungs)
+                value = recorded_values.get(milestone)
+                if milestone < last and value is not None and trial.trial_id not in recorded:
+                    recorded[trial.trial_id] = self._metric_op * value
+        return super().on_trial_result(tune_controller, trial, result)
+
+
+def passed_rungs(records: Iterable[Any]) -> Passed:
+    """`ResumableASHA.passed` from Optuna records (`FrozenTrial`s of the sweep's study)."""
+    passed: Passed = {}
+    for record in records:
+        trial_id = record.user_attrs.get(RAY_TRIAL_ID)
+        values: Mapping[int, float] = record.intermediate_values
+        if trial_id and values:
+            passed[str(trial_id)] = {int(step): float(v) for step, v in values.items()}
+    return passed
