@@ -147,10 +147,16 @@ def _check_finished(exp_dir: Path, kept: dict[int, tuple] | None = None) -> None
             )
             continue
         last = ray_trial.last_result
-        assert record.state == final_state(last, "score", N_EPOCHS), record.number
+        # what Ray recorded of the trial, to tell a failure's story: (iteration, epoch, start)
+        rows = [
+            (r["training_iteration"], r.get("epoch"), r.get("start"))
+            for r in ray_curves(exp_dir).get(ray_trial.trial_id, [])
+        ]
+        story = (record.number, sorted(record.intermediate_values), rows)
+        assert record.state == final_state(last, "score", N_EPOCHS), story
         assert record.state != TrialState.FAIL, record.user_attrs.get(FAIL_REASON)
-        assert max(record.intermediate_values) == last["training_iteration"]
-        assert record.intermediate_values[last["training_iteration"]] == last["score"]
+        assert max(record.intermediate_values) == last["training_iteration"], story
+        assert record.intermediate_values[last["training_iteration"]] == last["score"], story
     frame = pd.read_csv(exp_dir / "trials.csv")
     assert list(frame["number"]) == [t.number for t in study.trials]
     assert list(frame["state"]) == [t.state.name for t in study.trials]
