@@ -9,22 +9,12 @@ from typing import Any
 import pytest
 import torch
 
+from tests.dsr.conftest import SMALL
 from trainables.dsr.population import MemoryPopulationReporter, train_dsr_population
 from trainables.lr.errors import ConfigError
 
-BASE: dict[str, Any] = {
-    "n_subjects": 2,
-    "train_steps": 300,
-    "test_steps": 300,
-    "latent_dim": 6,
-    "hidden_dim": 8,
-    "seq_len": 10,
-    "batch_size": 8,
-    "n_epochs": 6,
-    "eval_every": 2,
-    "checkpoint_every": 2,
-    "device": "cpu",
-}
+#: the small DSR config with a smaller model and a longer training series
+BASE: dict[str, Any] = {**SMALL, "train_steps": 300, "latent_dim": 6, "hidden_dim": 8}
 PLATEAU = {
     "name": "ReduceLROnPlateau",
     "hyperparameters": {"metric": "pred_error", "patience": 0, "factor": 0.5},
