@@ -57,10 +57,6 @@ _STATIC = {
 }
 
 
-#: the flat buffers by the names `state[name]` gives their views
-_STATE_NAMES = {"s": "step", "a": "a", "b": "b"}
-
-
 def _group_value(group: Mapping[str, Any], key: str) -> float:
     if key in ("beta1", "beta2"):
         return float(group["betas"][key == "beta2"])
@@ -119,10 +115,12 @@ class StackedOptimizer:
         self.decoupled = [p.spec.optimizer.name == "AdamW" for p in plans]
         self._decoupled = torch.tensor(self.decoupled, device=device)[:, None]
         shape = (len(self.plans), sum(self._sizes))
-        self._buffers = {key: torch.zeros(shape, dtype=dtype, device=device) for key in "sab"}
+        self._buffers = {
+            key: torch.zeros(shape, dtype=dtype, device=device) for key in ("step", "a", "b")
+        }
         parts = {key: self._split(buffer) for key, buffer in self._buffers.items()}
         self.state = {
-            name: {label: parts[key][i].view_as(p) for key, label in _STATE_NAMES.items()}
+            name: {key: part[i].view_as(p) for key, part in parts.items()}
             for i, (name, p) in enumerate(self.params.items())
         }
         self._lr = self.static["weight_decay"]
@@ -184,7 +182,7 @@ class StackedOptimizer:
         lr, wd = self._lr, self.static["weight_decay"]
         beta1, beta2 = self.static["beta1"], self.static["beta2"]
         eps = self.static["eps"].to(dtype)
-        step = buffers["s"].double() + 1
+        step = buffers["step"].double() + 1
         decayed = torch.where(self._decoupled, p * (1 - lr * wd).to(dtype), p)
         grad = torch.where(self._decoupled, grad, grad + wd.to(dtype) * p)
         exp_avg = buffers["a"].lerp(grad, (1 - beta1).to(dtype))
@@ -194,7 +192,7 @@ class StackedOptimizer:
         new = decayed + (-step_size) * (exp_avg / denom)
         buffers["a"].copy_(torch.where(mask, exp_avg, buffers["a"]))
         buffers["b"].copy_(torch.where(mask, exp_avg_sq, buffers["b"]))
-        buffers["s"].copy_(torch.where(mask, step.to(dtype), buffers["s"]))
+        buffers["step"].copy_(torch.where(mask, step.to(dtype), buffers["step"]))
         return torch.where(mask, new, p)
 
     def _sgd(self, p: torch.Tensor, grad: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -203,11 +201,11 @@ class StackedOptimizer:
         momentum = self.static["momentum"].to(dtype)
         dampening = self.static["dampening"].to(dtype)
         nesterov = self.static["nesterov"] != 0
-        first = buffers["s"] == 0
+        first = buffers["step"] == 0
         d_p = grad + wd.to(dtype) * p
         buf = torch.where(first, d_p, buffers["a"] * momentum + (1 - dampening) * d_p)
         with_momentum = torch.where(nesterov, d_p + momentum * buf, buf)
         d_p = torch.where(momentum != 0, with_momentum, d_p)
         buffers["a"].copy_(torch.where(mask & (momentum != 0), buf, buffers["a"]))
-        buffers["s"].copy_(torch.where(mask, buffers["s"] + 1, buffers["s"]))
+        buffers["step"].copy_(torch.where(mask, buffers["step"] + 1, buffers["step"]))
         return torch.where(mask, p + (-lr) * d_p, p)
