@@ -14,13 +14,14 @@ from trainables.dsr.metrics import (
     D_STSP_CAP,
     hellinger_distance,
     state_space_divergence,
+    state_space_divergences,
 )
 from trainables.dsr.population import (
     MemoryPopulationReporter,
     PopulationRun,
     train_dsr_population,
 )
-from trainables.dsr.population_metrics import hellinger_distances, state_space_divergences
+from trainables.dsr.population_metrics import hellinger_distances
 from trainables.dsr.settings import settings_of
 from trainables.dsr.trainable import train_dsr
 from trainables.lr.errors import ConfigError, TunerError

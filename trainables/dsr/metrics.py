@@ -62,18 +62,40 @@ def state_space_divergence(
     Both series (time x features) are standardized with the true series' statistics and thinned
     to at most `max_points` evenly spaced points; samples come from a fixed-seed generator.
     """
-    if diverged(true, gen):
-        return D_STSP_CAP
-    true, gen = true.double(), gen.double()
+    return state_space_divergences(true, gen[None], sigma, n_samples, max_points, seed)[0]
+
+
+def state_space_divergences(
+    true: torch.Tensor,
+    gens: torch.Tensor,
+    sigma: float = 0.5,
+    n_samples: int = 1000,
+    max_points: int = 1000,
+    seed: int = 0,
+) -> list[float]:
+    """`state_space_divergence(true, gen)` for every `gen` in `gens` (generations, time,
+    features). The samples and their density under the true series are the same for every
+    generation, so they are drawn and evaluated once; then one generation at a time (one
+    (samples, points) matrix at a time is faster than a batch of them: they outgrow the caches).
+    """
+    out = [D_STSP_CAP if diverged(true, gen) else math.nan for gen in gens]
+    pending = [k for k, value in enumerate(out) if math.isnan(value)]  # not capped
+    if not pending:
+        return out
+    true = true.double()
     mean, std = true.mean(0), true.std(0).clamp_min(1e-8)
     p = ((true - mean) / std)[:: max(1, math.ceil(len(true) / max_points))]
-    q = ((gen - mean) / std)[:: max(1, math.ceil(len(gen) / max_points))]
     rng = torch.Generator().manual_seed(seed)
     idx = torch.randint(len(p), (n_samples,), generator=rng)
     noise = torch.randn(n_samples, p.shape[1], generator=rng, dtype=p.dtype)
     samples = p[idx] + sigma * noise
-    kl = (log_mixture_density(samples, p, sigma) - log_mixture_density(samples, q, sigma)).mean()
-    return float(min(max(kl.item(), 0.0), D_STSP_CAP))
+    log_p = log_mixture_density(samples, p, sigma)
+    thin = max(1, math.ceil(gens.shape[1] / max_points))
+    for k in pending:
+        q = ((gens[k].double() - mean) / std)[::thin]
+        kl = (log_p - log_mixture_density(samples, q, sigma)).mean().item()
+        out[k] = float(min(max(kl, 0.0), D_STSP_CAP))
+    return out
 
 
 def smoothed_spectrum(series: torch.Tensor, smoothing: float = 5.0) -> torch.Tensor:

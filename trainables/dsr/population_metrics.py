@@ -16,12 +16,11 @@ import torch
 from trainables.dsr import population_model
 from trainables.dsr.metrics import (
     D_H_CAP,
-    D_STSP_CAP,
     PRED_ERROR_CAP,
     diverged,
-    log_mixture_density,
     smoothed_spectrum,
     spectra_distance,
+    state_space_divergences,
 )
 from trainables.dsr.training import DSRRun
 
@@ -58,40 +57,6 @@ def hellinger_distances(true: torch.Tensor, gens: torch.Tensor) -> list[float]:
         distances = spectra_distance(true_spectrum, smoothed_spectrum(gens[pending, :n]))
         for k, value in zip(pending, distances.tolist(), strict=True):
             out[k] = float(value)
-    return out
-
-
-def state_space_divergences(
-    true: torch.Tensor,
-    gens: torch.Tensor,
-    sigma: float = 0.5,
-    n_samples: int = 1000,
-    max_points: int = 1000,
-    seed: int = 0,
-) -> list[float]:
-    """`state_space_divergence(true, gen)` for every `gen` in `gens` (members, time, features).
-
-    The samples and their density under the true series are the same for every member, so they
-    are drawn and evaluated once; then member by member (one (samples, points) matrix at a time
-    is faster than a batch of them: the batch's matrices outgrow the caches).
-    """
-    out = [D_STSP_CAP if diverged(true, gen) else math.nan for gen in gens]
-    pending = [k for k, value in enumerate(out) if math.isnan(value)]  # not capped
-    if not pending:
-        return out
-    true = true.double()
-    mean, std = true.mean(0), true.std(0).clamp_min(1e-8)
-    p = ((true - mean) / std)[:: max(1, math.ceil(len(true) / max_points))]
-    rng = torch.Generator().manual_seed(seed)
-    idx = torch.randint(len(p), (n_samples,), generator=rng)
-    noise = torch.randn(n_samples, p.shape[1], generator=rng, dtype=p.dtype)
-    samples = p[idx] + sigma * noise
-    log_p = log_mixture_density(samples, p, sigma)
-    thin = max(1, math.ceil(gens.shape[1] / max_points))
-    for k in pending:
-        q = ((gens[k].double() - mean) / std)[::thin]
-        kl = (log_p - log_mixture_density(samples, q, sigma)).mean().item()
-        out[k] = float(min(max(kl, 0.0), D_STSP_CAP))
     return out
 
 
