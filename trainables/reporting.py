@@ -37,7 +37,7 @@ class Reporter(Protocol):
     def load_checkpoint(self) -> dict | None: ...
 
 
-def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
+def weights_only_copy(state: dict[str, Any]) -> dict[str, Any]:
     """A deep copy through `torch.save`/`torch.load(weights_only=True)`, as a file would give."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -54,15 +54,15 @@ class MemoryReporter:
 
     def __init__(self, checkpoint: dict | None = None) -> None:
         self.reports: list[dict[str, float]] = []
-        self.checkpoint = None if checkpoint is None else _roundtrip(checkpoint)
+        self.checkpoint = None if checkpoint is None else weights_only_copy(checkpoint)
 
     def report(self, metrics: dict[str, float], checkpoint: dict | None = None) -> None:
         self.reports.append(dict(metrics))
         if checkpoint is not None:
-            self.checkpoint = _roundtrip(checkpoint)
+            self.checkpoint = weights_only_copy(checkpoint)
 
     def load_checkpoint(self) -> dict | None:
-        return None if self.checkpoint is None else _roundtrip(self.checkpoint)
+        return None if self.checkpoint is None else weights_only_copy(self.checkpoint)
 
 
 class RayReporter:

@@ -54,7 +54,7 @@ from trainables.dsr.population_checkpoint import population_checkpoint, resume_p
 from trainables.dsr.population_run import PopulationRun
 from trainables.dsr.population_settings import population_settings
 from trainables.dsr.trainable import is_eval_epoch, resolve_device, score_of
-from trainables.reporting import _roundtrip
+from trainables.reporting import weights_only_copy
 
 __all__ = [
     "MemoryPopulationReporter",
@@ -89,7 +89,7 @@ class MemoryPopulationReporter:
         self.epochs: list[dict[int, dict[str, Any]]] = []
         self.checkpoints: list[dict[str, Any]] = []
         self.stop_at = dict(stop_at or {})
-        self._start = None if checkpoint is None else _roundtrip(dict(checkpoint))
+        self._start = None if checkpoint is None else weights_only_copy(dict(checkpoint))
 
     def report(
         self, reports: dict[int, dict[str, Any]], checkpoint: dict | None = None
@@ -97,11 +97,11 @@ class MemoryPopulationReporter:
         self.epochs.append({i: dict(r) for i, r in reports.items()})
         stop = [i for i, r in reports.items() if self.stop_at.get(i) == r.get("epoch")]
         if checkpoint is not None:
-            self.checkpoints.append(_roundtrip({"checkpoint": checkpoint, "stop": stop}))
+            self.checkpoints.append(weights_only_copy({"checkpoint": checkpoint, "stop": stop}))
         return stop
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        return None if self._start is None else _roundtrip(self._start)
+        return None if self._start is None else weights_only_copy(self._start)
 
 
 def train_dsr_population(
