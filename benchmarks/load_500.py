@@ -25,9 +25,12 @@ from typing import Any
 
 import yaml
 
+from trainables.declare import trainable
+
 TRIVIAL = "benchmarks.load_500:trivial"
 
 
+@trainable
 def trivial(config: dict[str, Any]) -> None:
     """Reports `(x - 0.3) ** 2 + 1 / epoch` for each epoch, with no work in between."""
     from ray import tune

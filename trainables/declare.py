@@ -53,14 +53,25 @@ def trainable(
     lists a config's problems before Ray starts. Both may also be set as attributes.
     """
 
+    names = None if groups is None else _group_names(groups)
+
     def declare(fn: F) -> F:
-        if groups is not None:
-            fn.groups = tuple(groups)  # type: ignore[attr-defined]
+        if names is not None:
+            fn.groups = names  # type: ignore[attr-defined]
         if config_problems is not None:
             fn.config_problems = config_problems  # type: ignore[attr-defined]
         return _mark(fn, "trainable")
 
     return declare if function is None else declare(function)
+
+
+def _group_names(groups: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(groups, str) or not isinstance(groups, Iterable):
+        raise TypeError(f"@trainable(groups=...) takes a list of names, not {groups!r:.80}")
+    names = tuple(groups)
+    if not all(isinstance(name, str) and name for name in names):
+        raise TypeError(f"@trainable(groups=...) takes non-empty names, not {names!r:.80}")
+    return names
 
 
 def groups(function: F) -> F:

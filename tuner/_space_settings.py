@@ -15,15 +15,19 @@ _ADDRESS = re.compile(r"^(auto|local|ray://[^\s:/]+:\d+|[^\s:/]+:\d+)$")
 _STORAGE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+#: the seeds every Optuna sampler accepts (numpy's `RandomState`: 0 to 2**32 - 1)
+MAX_SEED = 2**32 - 1
+
+
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class SearcherSettings(_Settings):
     """Which Optuna sampler proposes trials, and its seed."""
 
     name: str = "tpe"
-    seed: int | None = 0
+    seed: int | None = Field(default=0, ge=0, le=MAX_SEED)
     n_startup_trials: int | None = Field(default=None, ge=0)
 
 

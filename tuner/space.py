@@ -59,7 +59,7 @@ _TOP_LEVEL = ("n_epochs", "checkpoint_every")
 class SpaceFile(BaseModel):
     """A sweep: what to train, what to search, how to search and stop, where to run and save."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
     trainable: str = "dsr"

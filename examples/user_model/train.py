@@ -1,9 +1,10 @@
 """A user's own model, data and training loop, tuned by `python -m tuner run`.
 
-The loop is plain PyTorch; two lines connect it to the tuner: `build_lr_plan` turns the sampled
-config (learning rates, `layer_decay`, `unfreeze`, schedules) into the optimizer, and
-`epoch_reporter` reports each epoch and checkpoints, so ASHA can stop the trial and Ray can resume
-it. Run it plainly with `python -m examples.user_model.train`.
+The loop is plain PyTorch; `@trainable` declares it a trainable a space file may name (with the
+layers the learning-rate search covers), and two lines connect it to the tuner: `build_lr_plan`
+turns the sampled config (learning rates, `layer_decay`, `unfreeze`, schedules) into the
+optimizer, and `epoch_reporter` reports each epoch and checkpoints, so ASHA can stop the trial and
+Ray can resume it. Run it plainly with `python -m examples.user_model.train`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainables.declare import trainable
 from trainables.lr import build_lr_plan
 from trainables.reporting import epoch_reporter
 
@@ -39,6 +41,8 @@ def make_data(seed: int = 0, n: int = 512) -> tuple[torch.Tensor, ...]:
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
+# groups: what a space file's `learning_rate` search covers (the layers `layers: auto` finds)
+@trainable(groups=("embed", "block1", "block2", "head"))
 def train(config: dict) -> None:
     """The trainable: a plain loop over epochs and batches."""
     torch.set_num_threads(1)
@@ -59,10 +63,6 @@ def train(config: dict) -> None:
             val_loss = nn.functional.mse_loss(model(x_val), y_val).item()
         plan.step_epoch(train_loss=total / len(x))
         reporter.report({"train_loss": total / len(x), "val_loss": val_loss})
-
-
-#: the groups a space file's `learning_rate` search covers (the layers `layers: auto` finds)
-train.groups = ("embed", "block1", "block2", "head")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ from typing import Any
 import ray
 
 from tests.tuner.toy import score
+from trainables.declare import trainable as declare_trainable
 from trainables.reporting import RayReporter, TrainingDiverged
 
 
+@declare_trainable
 def trainable(config: dict[str, Any]) -> None:
     """The toy sweep's trial: sleeps `sleep` s per epoch, checkpoints, fails on request."""
     x = float(config["x"])

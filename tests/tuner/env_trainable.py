@@ -8,7 +8,10 @@ from typing import Any
 
 from ray import tune
 
+from trainables.declare import trainable as declare_trainable
 
+
+@declare_trainable
 def trainable(config: dict[str, Any]) -> None:
     """Reports `(x - 0.3) ** 2` each epoch, with the worker's `PL_DISABLE_FORK`, whether the
     worker was started with this module in its preload list, and whether its interpreter was

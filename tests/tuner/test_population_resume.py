@@ -41,6 +41,7 @@ from tests.tuner.spaces import ray_curves, toy_space
 from tests.tuner.test_population_units import _reference_asha
 from tests.tuner.toy import score
 from tests.tuner.toy_population import trainable as _lone
+from trainables.declare import trainable as declare_trainable
 from tuner.api import run_space
 from tuner.experiment import load_experiment
 from tuner.population_asha import LOG_FILE
@@ -86,6 +87,7 @@ def train_population(configs: list[dict[str, Any]], reporter: Any) -> None:
             raise RuntimeError("the population's worker dies on purpose")
 
 
+@declare_trainable
 def trainable(config: dict[str, Any]) -> None:
     """One config alone (unused: these sweeps train populations)."""
     _lone(config)
@@ -379,6 +381,7 @@ def flaky_dsr_population(configs: list[dict[str, Any]], reporter: Any) -> Any:
     return dsr_population_trainable(configs, reporter)
 
 
+@declare_trainable
 def dsr_alone(config: dict[str, Any]) -> None:
     """One DSR config alone (unused: this sweep trains populations)."""
     from trainables.dsr import dsr_trainable

@@ -98,8 +98,22 @@ def test_user_code_only_through_an_explicit_module_function(
     assert "sneaky_module_w4" not in sys.modules
     assert not (tmp_path / "imported").exists()
     path = toy_space(tmp_path, results_dir, trainable="sneaky_module_w4:trainable")
-    main(["validate", str(path)])  # the explicit opt-in does import it
+    assert main(["validate", str(path)]) == BAD_INPUT  # imported, but it declares nothing
     assert (tmp_path / "imported").exists()
+    assert "'sneaky_module_w4:trainable' does not declare itself a trainable" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_space_loader_is_pyyamls_safe_loader() -> None:
+    """The loader that refuses duplicate keys and deep nesting builds only what `SafeLoader`
+    builds: it adds no constructor of its own."""
+    from tuner._space_yaml import _SpaceLoader
+
+    assert issubclass(_SpaceLoader, yaml.SafeLoader)
+    assert _SpaceLoader.yaml_constructors == yaml.SafeLoader.yaml_constructors
+    assert _SpaceLoader.yaml_multi_constructors == yaml.SafeLoader.yaml_multi_constructors
+    assert "construct_mapping" not in vars(_SpaceLoader)
 
 
 _LISTENING = """

@@ -206,7 +206,12 @@ MALFORMED = [
     ({"optuna_storage": "optuna.db"}, "space.yaml: optuna_storage is 'optuna.db', but must be"),
     ({"trainable": "dsrr"}, "space.yaml: trainable: 'dsrr' is not a registered trainable: did you"),
     ({"trainable": "no_such_module:f"}, "space.yaml: trainable: 'no_such_module:f': module"),
-    ({"trainable": "json:dump_it"}, "space.yaml: trainable: 'json:dump_it': json has no function"),
+    (
+        {"trainable": "tests.tuner.toy:dump_it"},
+        "space.yaml: trainable: 'tests.tuner.toy:dump_it': ",
+    ),
+    ({"trainable": "json:dumps"}, "space.yaml: trainable: 'json:dumps' names the standard-library"),
+    ({"trainable": "tests.tuner.toy:score"}, "space.yaml: trainable: 'tests.tuner.toy:score' does"),
     ({"searcher": {"name": "tpee"}}, "space.yaml: searcher.name: 'tpee' is not a known sampler"),
     (
         {"searcher": {"name": "random", "n_startup_trials": 3}},

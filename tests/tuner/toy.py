@@ -17,12 +17,15 @@ from typing import Any
 import ray
 from ray import tune
 
+from trainables.declare import trainable as declare_trainable
+
 
 def score(x: float, epoch: int, rising: bool = False) -> float:
     """The value a toy trial reports at `epoch` (1-based)."""
     return (x - 0.3) ** 2 + (0.1 * epoch if rising else 1.0 / epoch)
 
 
+@declare_trainable
 def trainable(config: dict[str, Any]) -> None:
     """Reports `score` every epoch; NaN from epoch 2 when x > `nan_above`; raises when x <
     `raise_below` at epoch 2. Also reports the node id and pid that ran it."""

@@ -14,12 +14,14 @@ from typing import Any
 from ray import tune
 
 from tests.tuner.toy import score
+from trainables.declare import trainable as declare_trainable
 
 
 def _diverges(config: dict[str, Any], epoch: int) -> bool:
     return epoch >= 2 and float(config["x"]) > float(config.get("nan_above", math.inf))
 
 
+@declare_trainable
 def trainable(config: dict[str, Any]) -> None:
     """One config alone: `score` every epoch, NaN once it diverges."""
     x = float(config["x"])

@@ -9,6 +9,27 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 _VERB_STARTS = ("is ", "are ", "was ", "has ")
+#: most characters of a problem's path, message and fix shown (a hostile file's 5,000-character
+#: name is cut, not echoed whole)
+MAX_PATH, MAX_TEXT = 200, 600
+#: most problems one error lists line by line (then one line says how many more)
+MAX_SHOWN = 50
+#: most known names a suggestion lists
+MAX_KNOWN = 40
+
+
+def bounded(text: object, limit: int = MAX_TEXT) -> str:
+    """`text` on one printable line of at most about `limit` characters.
+
+    Control characters (newlines, terminal escapes) are shown escaped, as `repr` would; a longer
+    text is cut, saying how many characters were left out.
+    """
+    text = str(text)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 @dataclass(frozen=True)
@@ -22,8 +43,9 @@ class Problem:
     def __str__(self) -> str:
         # "a.b is 3, but ..." reads as a sentence; other messages follow the path after a colon
         joiner = " " if self.message.startswith(_VERB_STARTS) else ": "
-        text = f"{self.path}{joiner}{self.message}" if self.path else self.message
-        return f"{text}: {self.fix}" if self.fix else text
+        message = bounded(self.message)
+        text = f"{bounded(self.path, MAX_PATH)}{joiner}{message}" if self.path else message
+        return f"{text}: {bounded(self.fix)}" if self.fix else text
 
 
 class TunerError(Exception):
@@ -31,12 +53,18 @@ class TunerError(Exception):
 
 
 class ConfigError(TunerError, ValueError):
-    """Bad user input: carries every problem found, each on its own line."""
+    """Bad user input: carries every problem found, each on its own line (the first
+    `MAX_SHOWN`, then a line saying how many more)."""
 
     def __init__(self, problems: Sequence[Problem], source: str = "config") -> None:
         self.problems = tuple(problems)
         self.source = source
-        super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
+        where = bounded(source, MAX_PATH)
+        lines = [f"{where}: {p}" for p in self.problems[:MAX_SHOWN]]
+        if len(self.problems) > MAX_SHOWN:
+            more = len(self.problems) - MAX_SHOWN
+            lines.append(f"{where}: and {more} more problems: fix the ones above first")
+        super().__init__("\n".join(lines))
 
     def with_source(self, source: str, prefix: str = "") -> ConfigError:
         """The same problems, attributed to `source` and nested under `prefix`."""
@@ -68,9 +96,12 @@ def suggest(name: object, known: Iterable[str]) -> str:
     """'did you mean ...? (known: ...)' for an unknown name."""
     known = sorted(known)
     by_lower = {k.lower(): k for k in known}  # case slips ('adamw') first, then spelling
-    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.5)
-    hint = f"did you mean '{by_lower[close[0]]}'? " if close else ""
-    return f"{hint}(known: {', '.join(known)})"
+    typed = str(name)[:MAX_PATH].lower()
+    close = difflib.get_close_matches(typed, list(by_lower), n=1, cutoff=0.5)
+    hint = f"did you mean '{bounded(by_lower[close[0]], MAX_PATH)}'? " if close else ""
+    listed = ", ".join(bounded(k, MAX_PATH) for k in known[:MAX_KNOWN])
+    more = f" and {len(known) - MAX_KNOWN} more" if len(known) > MAX_KNOWN else ""
+    return f"{hint}(known: {listed}{more})"
 
 
 def pydantic_problems(error: ValidationError, prefix: str = "") -> list[Problem]:
