@@ -14,3 +14,16 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"is {value}, but must be >= 1")
     return value
+
+
+def sampler_seed(text: str) -> int:
+    """A seed every Optuna sampler takes (0 to 2**32 - 1), or argparse's clean usage error."""
+    from tuner._space_settings import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"is {value}, but must be between 0 and {MAX_SEED}")
+    return value

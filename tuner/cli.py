@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from trainables.lr.errors import ConfigError, TunerError
-from tuner._cli_args import positive_int
+from tuner._cli_args import positive_int, sampler_seed
 from tuner.preview import PREVIEW_COMMANDS, add_preview_parsers
 
 OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-samples", type=positive_int, help="number of trials")
     run.add_argument("--address", help="Ray cluster: auto, ray://host:port or host:port")
     run.add_argument("--storage-path", help="results root (default: the file's, `results`)")
-    run.add_argument("--seed", type=int, help="sampler seed (default: the file's)")
+    run.add_argument("--seed", type=sampler_seed, help="sampler seed (default: the file's)")
     run.add_argument(
         "--resume",
         action="store_true",
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="print sampled configs without training")
     sample.add_argument("file")
     sample.add_argument("--n", type=positive_int, default=5, help="how many (default 5)")
-    sample.add_argument("--seed", type=int, help="sampling seed (default: the file's)")
+    sample.add_argument("--seed", type=sampler_seed, help="sampling seed (default: the file's)")
 
     resume = commands.add_parser("resume", help="continue an interrupted sweep")
     resume.add_argument("dir", help="experiment folder, e.g. results/quickstart")

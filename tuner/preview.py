@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainables.lr.errors import ConfigError, Problem
 from trainables.lr.preview import preview_config
-from tuner._cli_args import positive_int
+from tuner._cli_args import positive_int, sampler_seed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,7 +176,9 @@ def add_preview_parsers(commands: Any) -> None:
     preview.add_argument(
         "--sample", type=positive_int, default=1, help="space file: which sample (default 1)"
     )
-    preview.add_argument("--seed", type=int, help="space file: sampling seed (default: its own)")
+    preview.add_argument(
+        "--seed", type=sampler_seed, help="space file: sampling seed (default: its own)"
+    )
     schedules = commands.add_parser(
         "schedules", help="list the registered schedules: unit, hyperparameters, description"
     )
