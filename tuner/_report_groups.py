@@ -47,12 +47,12 @@ def effective_lrs(
 
 
 def experiment_groups(exp_dir: str | Path) -> tuple[str, ...] | None:
-    """The group names of the sweep's trainable (from the folder's space.yaml copy), or None when
-    the space file cannot be read here (e.g. a custom trainable not importable on this machine)."""
-    from tuner.experiment import SPACE_COPY
-    from tuner.space import load_space
+    """The group names of the sweep's trainable, as `run` recorded them in experiment.json;
+    None when not recorded (a folder made before they were). Nothing is imported: a folder's
+    space file may name any module, and reading a folder must never run it."""
+    from tuner.experiment import load_experiment
 
     try:
-        return tuple(load_space(Path(exp_dir) / SPACE_COPY).group_names())
-    except Exception:  # any failure only costs the derived columns, never the export
+        return load_experiment(exp_dir).group_names
+    except ConfigError:
         return None

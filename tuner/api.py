@@ -23,6 +23,7 @@ from tuner.experiment import (
 )
 from tuner.local_ray import worker_modules
 from tuner.ray_session import RaySession, ray_session
+from tuner.relocation import folder_in_use
 
 if TYPE_CHECKING:
     from tuner.sweep import SweepOutcome
@@ -55,22 +56,24 @@ def run_space(
     k: int = 5,
     announce: Announce | None = None,
     resume_existing: bool = False,
+    trust: bool = False,
     **overrides: Any,
 ) -> SweepOutcome:
     """Run the sweep a space file describes; `overrides` as on the command line.
 
     The file, the results root and the experiment name are fully checked before Ray starts; an
     experiment folder that already holds a sweep is refused (`ConfigError`), or continued with
-    `resume_existing=True`. The folder is created only once Ray is up (a cluster that cannot be
-    reached leaves no folder behind). `announce` is told which Ray and which folder the sweep
-    uses, before the first trial.
+    `resume_existing=True` (`trust` as in `resume`). The folder is created only once Ray is up
+    (a cluster that cannot be reached leaves no folder behind). `announce` is told which Ray and
+    which folder the sweep uses, before the first trial.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     space = load_space_with(path, given)
     exp_dir = experiment_dir(space.storage_path, space.name)
     if is_taken(exp_dir):
         if resume_existing:
-            return resume(exp_dir, address=given.get("address"), announce=announce, k=k)
+            address = given.get("address")
+            return resume(exp_dir, address=address, announce=announce, k=k, trust=trust)
         raise ConfigError([taken_problem(exp_dir)], source=str(path))
     problems = storage_problems(space.storage_path)
     if problems:
@@ -88,11 +91,13 @@ def run_space(
             max_t=space.n_epochs,
             optuna_storage=space.optuna_storage,
             overrides=given,
+            group_names=_groups_of(space),
         )
         if announce is not None:
             announce(session, experiment)
-        tuner = build_tuner(space, experiment, session.num_cpus)
-        return run_tuner(tuner, experiment, space.num_samples, k)
+        with folder_in_use(experiment.dir):
+            tuner = build_tuner(space, experiment, session.num_cpus)
+            return run_tuner(tuner, experiment, space.num_samples, k)
 
 
 def resume(
@@ -100,18 +105,39 @@ def resume(
     address: str | None = None,
     announce: Announce | None = None,
     k: int = 5,
+    trust: bool = False,
 ) -> SweepOutcome:
     """Continue an interrupted sweep in `exp_dir` with its recorded space file and overrides:
     unfinished trials go on from their last checkpoint, missing ones are started, finished
-    ones are kept as they are."""
+    ones are kept as they are. Wherever the folder now is, the sweep writes into it alone.
+
+    Before Ray starts, the folder's pickled state must be signed with this user's key
+    (`tuner.trust`; `trust=True` signs it as it is instead) and its Optuna study must hold a
+    record of every trial in Ray's saved state (`tuner.record_check`)."""
+    from tuner.record_check import check_records
+    from tuner.state_backup import trusted_state
+
     experiment = load_experiment(exp_dir)
+    trusted_state(experiment.dir, trust=trust)
+    check_records(experiment.dir, experiment.load_study(), experiment.optuna_storage)
     space = load_space_with(experiment.space_file, experiment.overrides)
     with ray_session(address or space.address, preload=worker_preload(space)) as session:
         if announce is not None:
             announce(session, experiment)
         from tuner.sweep import restore_tuner, run_tuner
 
-        return run_tuner(restore_tuner(space, experiment), experiment, space.num_samples, k)
+        with folder_in_use(experiment.dir):
+            tuner = restore_tuner(space, experiment)
+            return run_tuner(tuner, experiment, space.num_samples, k)
+
+
+def _groups_of(space: Any) -> tuple[str, ...] | None:
+    """The trainable's parameter groups, recorded so that reading commands import nothing;
+    None for a trainable without LR groups."""
+    try:
+        return tuple(space.group_names())
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def worker_preload(space: Any) -> tuple[str, ...]:

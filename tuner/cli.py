@@ -21,6 +21,10 @@ from tuner._cli_args import positive_int, sampler_seed
 from tuner.preview import PREVIEW_COMMANDS, add_preview_parsers
 
 OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+_TRUST_HELP = (
+    "load the folder's saved Ray state although it is not signed with your key (a folder "
+    "from someone else, or made before signing): loading it runs any code its pickles name"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the experiment of that name if its folder exists (else: refused)",
     )
+    run.add_argument("--trust", action="store_true", help=_TRUST_HELP)
 
     validate = commands.add_parser("validate", help="check a space file without starting Ray")
     validate.add_argument("file")
@@ -55,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="continue an interrupted sweep")
     resume.add_argument("dir", help="experiment folder, e.g. results/quickstart")
     resume.add_argument("--address", help="Ray cluster (default: as the sweep was run)")
+    resume.add_argument("--trust", action="store_true", help=_TRUST_HELP)
 
     best = commands.add_parser("best", help="print the top configs in the seed format")
     best.add_argument("dir", help="experiment folder, e.g. results/quickstart")
@@ -176,6 +182,7 @@ def _run(args: argparse.Namespace) -> int:
             storage_path=args.storage_path,
             seed=args.seed,
             resume_existing=args.resume,
+            trust=args.trust,
         )
     )
 
@@ -184,7 +191,9 @@ def _resume(args: argparse.Namespace) -> int:
     from tuner.api import resume
 
     _quiet_ray_and_optuna()
-    return _sweep(lambda announce: resume(args.dir, address=args.address, announce=announce))
+    return _sweep(
+        lambda announce: resume(args.dir, address=args.address, announce=announce, trust=args.trust)
+    )
 
 
 def _best(args: argparse.Namespace) -> int:

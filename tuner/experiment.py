@@ -6,7 +6,10 @@ with a new sweep: `resume` it, or choose another name), copies the space file in
 and writes `experiment.json` (study name, storage URL, metric, mode, max_t and the
 command-line overrides), which is all `resume`, `best` and the exports need. The default
 storage, the journal `optuna.journal` in the folder (`tuner.storage`), is recorded as null and
-found relative to the folder, so a copied or moved results folder still answers `best`.
+found relative to the folder, so a copied or moved results folder still answers `best`; a
+path there is refused (only null or a database URL is valid), so a record can never make a
+command read or write a file outside its folder. The trainable's parameter groups are recorded
+too, so that reading commands never import the module a space file names.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from typing import Any
 
 import optuna
 
-from trainables.lr.errors import ConfigError, Problem
-from tuner.storage import default_storage, open_storage
+from trainables.lr.errors import ConfigError, Problem, TunerError
+from tuner.storage import default_storage, is_url, open_storage
 
 RECORD = "experiment.json"
 SPACE_COPY = "space.yaml"
@@ -39,6 +42,8 @@ class Experiment:
     mode: str
     max_t: int
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: the trainable's parameter groups, as the sweep resolved them (None: not recorded)
+    group_names: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -48,10 +53,18 @@ class Experiment:
     def space_file(self) -> Path:
         return self.dir / SPACE_COPY
 
-    def load_study(self) -> optuna.Study:
-        """The experiment's Optuna study (needs no running Ray)."""
-        storage = open_storage(self.optuna_storage)
-        return optuna.load_study(study_name=self.study_name, storage=storage)
+    def load_study(self, writable: bool = False) -> optuna.Study:
+        """The experiment's Optuna study (needs no running Ray); read-only unless `writable`:
+        then nothing on disk is created or changed (`tuner.storage`)."""
+        storage = open_storage(self.optuna_storage, writable=writable)
+        where = self.optuna_storage
+        try:
+            return optuna.load_study(study_name=self.study_name, storage=storage)
+        except KeyError:
+            message = f"{where}: holds no study {self.study_name!r} (its records are gone)"
+        except (AssertionError, IndexError, TypeError, ValueError) as error:
+            message = f"{where}: a record Optuna cannot replay ({type(error).__name__}: {error})"
+        raise TunerError(message[:500])
 
 
 def experiment_dir(storage_path: str | Path, name: str) -> Path:
@@ -102,6 +115,7 @@ def create_experiment(
     max_t: int,
     optuna_storage: str | None = None,
     overrides: dict[str, Any] | None = None,
+    group_names: tuple[str, ...] | None = None,
 ) -> Experiment:
     """Make the experiment folder, copy `source` (the space file) into it, record the facts."""
     exp_dir = experiment_dir(storage_path, name)
@@ -118,6 +132,7 @@ def create_experiment(
         mode=mode,
         max_t=max_t,
         overrides=dict(overrides or {}),
+        group_names=tuple(group_names) if group_names is not None else None,
     )
     record = {k: v for k, v in asdict(experiment).items() if k != "dir"}
     record["optuna_storage"] = optuna_storage  # null: the folder's own journal, wherever it is
@@ -140,6 +155,55 @@ def load_experiment(path: str | Path) -> Experiment:
             ],
             source=str(path),
         )
-    record = json.loads(record_file.read_text())
+    record = _read_record(record_file)
     record["optuna_storage"] = record.get("optuna_storage") or default_storage(exp_dir)
+    groups = record.get("group_names")
+    record["group_names"] = tuple(groups) if groups is not None else None
     return Experiment(dir=exp_dir, **record)
+
+
+#: experiment.json's fields and their types (group_names is optional: older folders lack it)
+_FIELDS = {
+    "study_name": str,
+    "optuna_storage": (str, type(None)),
+    "metric": str,
+    "mode": str,
+    "max_t": int,
+    "overrides": dict,
+}
+
+
+def _read_record(record_file: Path) -> dict[str, Any]:
+    """experiment.json as a dict of known, well-typed fields; a ConfigError naming the field
+    otherwise. `optuna_storage` must be null (the folder's journal) or a database URL."""
+    source = str(record_file)
+    fix = "the folder's experiment.json is damaged: restore it from the folder it came from"
+    try:
+        record = json.loads(record_file.read_bytes())
+    except (OSError, ValueError) as error:
+        problem = Problem("", f"cannot be read ({str(error)[:100]})", fix)
+        raise ConfigError([problem], source) from None
+    if not isinstance(record, dict):
+        raise ConfigError([Problem("", "is not a JSON object", fix)], source)
+    problems = [
+        Problem(name, f"is {str(record.get(name))[:60]!r}, not a {_type_name(kind)}", fix)
+        for name, kind in _FIELDS.items()
+        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool)
+    ]
+    storage = record.get("optuna_storage")
+    if isinstance(storage, str) and not is_url(storage):
+        message = f"is {storage[:100]!r}, but must be null (the folder's own optuna.journal)"
+        problems.append(Problem("optuna_storage", message + " or a database URL", fix))
+    groups = record.get("group_names")
+    if groups is not None and not (
+        isinstance(groups, list) and all(isinstance(g, str) for g in groups)
+    ):
+        problems.append(Problem("group_names", "is not a list of names", fix))
+    if problems:
+        raise ConfigError(problems, source)
+    return {name: record[name] for name in (*_FIELDS, "group_names") if name in record}
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)

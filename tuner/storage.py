@@ -10,24 +10,37 @@ URL (`optuna_storage:` in the space file: `sqlite:///...`, `postgresql://...`) i
 and folders made with SQLite as their default (`optuna.db`) keep it.
 
 Writers hold an `flock` on `<journal>.lock`: the kernel releases it when the process dies, so a
-SIGKILLed driver never leaves a stale lock for `resume` to wait on (Optuna's own file locks
-wait out a 30 s grace period). A last line cut short by a crash mid-write is removed before the
-journal is opened, so that the next write does not glue onto it.
+SIGKILLed driver never leaves a stale lock for `resume` to wait on. A last line cut short by a
+crash mid-write is cut off by a writer only while it holds that lock (so never a line another
+writer is still writing), before its own next write. Readers (`writable=False`: `best`,
+`report`, `export`) write nothing: no journal, lock or database file is created or changed; they
+leave a torn last line alone and do not read it.
+
+A damaged line (not JSON, NUL bytes, blank, an operation Optuna does not know or one lacking its
+fields) is skipped with a warning naming the file and the line (`JournalFile.damage`); the
+records of every other line are kept.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage
-from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._file import BaseJournalFileLock  # the lock interface it takes
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import BaseJournalBackend
+
+from trainables.lr.errors import TunerError
+from tuner._journal_records import record_problem
+from tuner.relocation import relative_to_folder, resolve_in_folder
+
+logger = logging.getLogger(__name__)
 
 JOURNAL = "optuna.journal"
 #: seconds between two `fsync`s of the journal at most (each write is flushed at once)
@@ -36,9 +49,9 @@ SYNC_EVERY_S = 1.0
 LEGACY_SQLITE = "optuna.db"
 
 
-class FlockLock(BaseJournalFileLock):
+class FlockLock:
     """An exclusive `flock` on a lock file next to the journal, released by the kernel when
-    its holder dies."""
+    its holder dies (`acquire`/`release`, as Optuna's journal file locks)."""
 
     def __init__(self, path: str) -> None:
         self._path = path
@@ -59,26 +72,138 @@ class FlockLock(BaseJournalFileLock):
         return {"_path": self._path, "_file": None}
 
 
-class JournalFile(JournalFileBackend):
-    """Optuna's journal file, each write flushed at once and fsynced at most every
-    `SYNC_EVERY_S`, under an `FlockLock`."""
+def drop_torn_tail(path: Path) -> bool:
+    """Cut a last line without its newline (a write cut short by a crash); True if one was.
+    Call it only while holding the journal's lock (`JournalFile` does)."""
+    if not path.is_file():
+        return False
+    with open(path, "rb+") as journal:
+        size = journal.seek(0, os.SEEK_END)
+        if size == 0:
+            return False
+        journal.seek(size - 1)
+        if journal.read(1) == b"\n":
+            return False
+        journal.seek(0)
+        data = journal.read()
+        journal.truncate(data.rfind(b"\n") + 1)
+    return True
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(str(path), lock_obj=FlockLock(f"{path}.lock"))
+
+class JournalFile(BaseJournalBackend):
+    """Optuna's journal in one file: damaged lines skipped with a warning; writes (when
+    `writable`) flushed at once, fsynced at most every `SYNC_EVERY_S`, under an `FlockLock`.
+
+    Log numbers count the readable records only, so a skipped line never shifts the records
+    after it. Pickled with its path relative to the folder in use (`tuner.relocation`)."""
+
+    def __init__(self, path: Path, *, writable: bool = True) -> None:
+        self.path = Path(path)
+        self.writable = writable
+        self._init_reading()
+        if writable:
+            with self._locked():
+                self.path.touch(exist_ok=True)
+                if drop_torn_tail(self.path):
+                    logger.warning("%s: a last line cut short by a crash was removed", self.path)
+        elif not self.path.is_file():
+            raise TunerError(
+                f"{self.path}: the Optuna journal is missing, so this folder's trial records "
+                "are gone (the folder was copied without it, or it was deleted)"
+            )
+
+    def _init_reading(self) -> None:
+        #: readable-record number -> (byte offset, lines read) where reading goes on
+        self._positions: dict[int, tuple[int, int]] = {0: (0, 0)}
+        self._warned: set[int] = set()
         self._synced_at = 0.0
+        #: one message per damaged line seen: "<file> line <n>: <what>"
+        self.damage: list[str] = []
 
-    def append_logs(self, logs: list[dict[str, object]]) -> None:
+    def _locked(self) -> Any:
+        return _Held(FlockLock(f"{self.path}.lock"))
+
+    def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
+        start = max(n for n in self._positions if n <= log_number_from)
+        number, (offset, lines) = start, self._positions[start]
+        with open(self.path, "rb") as journal:
+            size = os.fstat(journal.fileno()).st_size
+            journal.seek(offset)
+            for raw in journal:
+                if offset + len(raw) > size or not raw.endswith(b"\n"):
+                    break  # written after we looked, or a torn last line: not read
+                offset, lines = offset + len(raw), lines + 1
+                log, problem = _parse(raw)
+                if problem is None:
+                    if number >= log_number_from:
+                        yield log
+                    number += 1
+                else:
+                    self._report(lines, problem)
+                self._positions[number] = (offset, lines)
+
+    def _report(self, line: int, problem: str) -> None:
+        if line in self._warned:
+            return
+        self._warned.add(line)
+        message = f"{self.path} line {line}: {problem}; the line is skipped"
+        self.damage.append(message)
+        logger.warning("%s", message)
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        if not self.writable:
+            raise TunerError(f"{self.path} is open for reading only")
         lines = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
-        self._lock.acquire()
-        try:
-            with open(self._file_path, "ab") as journal:
+        with self._locked():
+            drop_torn_tail(self.path)  # a crashed writer's half line: never glued onto
+            with open(self.path, "ab") as journal:
                 journal.write(lines.encode("utf-8"))
                 journal.flush()
                 if time.monotonic() - self._synced_at >= SYNC_EVERY_S:
                     os.fsync(journal.fileno())
                     self._synced_at = time.monotonic()
-        finally:
-            self._lock.release()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "relative": relative_to_folder(self.path),
+            "recorded": str(self.path),
+            "writable": self.writable,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_file_path" in state:  # pickled before paths were relative: a folder's journal
+            recorded = str(state["_file_path"])
+            state = {"recorded": recorded, "writable": True}
+            state["relative"] = JOURNAL if Path(recorded).name == JOURNAL else None
+        self.path = resolve_in_folder(state["relative"], state["recorded"])
+        self.writable = bool(state["writable"])
+        self._init_reading()
+
+
+class _Held:
+    """`with _Held(lock):` holds an Optuna-style lock (`acquire`/`release`) for the block."""
+
+    def __init__(self, lock: FlockLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def _parse(raw: bytes) -> tuple[dict[str, Any], str | None]:
+    """One journal line as a record, or why it is not one."""
+    if not raw.strip():
+        return {}, "blank line"
+    if b"\0" in raw:
+        return {}, "NUL bytes (a write lost in a crash)"
+    try:
+        log = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as error:
+        return {}, f"not a JSON record ({str(error)[:80]})"
+    return log, record_problem(log)
 
 
 def is_url(storage: str) -> bool:
@@ -94,20 +219,24 @@ def default_storage(exp_dir: Path) -> str:
     return str((exp_dir / JOURNAL).resolve())
 
 
-def drop_torn_tail(path: Path) -> bool:
-    """Cut a last line without its newline (a write cut short by a crash); True if one was."""
-    data = path.read_bytes() if path.is_file() else b""  # replayed whole on opening anyway
-    if not data or data.endswith(b"\n"):
-        return False
-    with open(path, "rb+") as journal:
-        journal.truncate(data.rfind(b"\n") + 1)
-    return True
+def _read_only_url(url: str) -> str:
+    """A SQLite URL opened read-only (never created); other database URLs as given."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path = Path(url[len(prefix) :].split("?", 1)[0])
+    if not path.is_file():
+        raise TunerError(f"{path}: the Optuna database is missing")
+    return f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
 
 
-def open_storage(storage: str) -> BaseStorage:
-    """The Optuna storage `storage` names: a database URL or a journal file path."""
+def open_storage(storage: str, *, writable: bool = True) -> BaseStorage:
+    """The Optuna storage `storage` names: a database URL or a journal file path. With
+    `writable=False` nothing is created or changed on disk (see the module docstring)."""
     if is_url(storage):
-        return optuna.storages.get_storage(storage)
-    path = Path(storage)
-    drop_torn_tail(path)
-    return JournalStorage(JournalFile(path))
+        if writable:
+            return optuna.storages.get_storage(storage)
+        return RDBStorage(
+            _read_only_url(storage), skip_table_creation=True, skip_compatibility_check=True
+        )
+    return JournalStorage(JournalFile(Path(storage), writable=writable))

@@ -15,6 +15,7 @@ import optuna
 from optuna.trial import TrialState
 from ray import tune
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.search import ConcurrencyLimiter
 
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
@@ -31,11 +32,13 @@ from tuner.population_asha import finish_member_asha, start_member_asha
 from tuner.population_search import PopulationOptunaSearch
 from tuner.progress import ProgressCallback
 from tuner.recovery import close_orphans, ray_trials_of, stop_on_divergence, was_interrupted
+from tuner.relocation import RelocatedSearch
 from tuner.resumable import resumable_trainable
 from tuner.samplers import build_sampler
 from tuner.searcher import FAIL_REASON, BudgetAwareOptunaSearch, NonFiniteStopper
 from tuner.state_backup import StateBackup, repair_state
 from tuner.trainable_lookup import remembered_trainables
+from tuner.trust import sign_folder
 
 logger = logging.getLogger(__name__)
 
@@ -143,14 +146,19 @@ def default_concurrency(space: Any, cluster_cpus: float) -> int:
 
 
 def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune.Tuner:
-    """The `ray.tune.Tuner` for `space`, writing into `experiment.dir`."""
+    """The `ray.tune.Tuner` for `space`, writing into `experiment.dir` (its `tuner.pkl`
+    signed at once: `tuner.trust`). The searcher is wrapped as Ray would wrap it, in a
+    `ConcurrencyLimiter` and a search generator, one that a moved folder's resume points at
+    the folder in use (`tuner.relocation`)."""
+    limited = ConcurrencyLimiter(
+        build_searcher(space, experiment), max_concurrent=default_concurrency(space, cluster_cpus)
+    )
     tune_config = tune.TuneConfig(
         metric=space.metric,
         mode=space.mode,
-        search_alg=build_searcher(space, experiment),
+        search_alg=RelocatedSearch(limited),
         scheduler=build_scheduler(space),
         num_samples=ray_trial_count(space.num_samples, space.population),
-        max_concurrent_trials=default_concurrency(space, cluster_cpus),
         reuse_actors=True,
         trial_dirname_creator=trial_dirname,
     )
@@ -167,12 +175,14 @@ def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune
         ],
         verbose=0,
     )
-    return tune.Tuner(
+    tuner = tune.Tuner(
         ray_trainable(space),
         param_space={"n_epochs": space.n_epochs},
         tune_config=tune_config,
         run_config=run_config,
     )
+    sign_folder(experiment.dir)  # Ray wrote tuner.pkl
+    return tuner
 
 
 def restore_tuner(space: Any, experiment: Experiment) -> tune.Tuner:
@@ -220,8 +230,9 @@ def run_tuner(
     """
     with remembered_trainables(), actors_kept_while_starting():
         trials = ray_trials_of(tuner.fit())
+    sign_folder(experiment.dir)  # Ray's final save
     finish_member_asha(experiment.study_name, experiment.dir)
-    study = experiment.load_study()
+    study = experiment.load_study(writable=True)
     expected = expected_ray_trials(trials, num_samples)
     interrupted = was_interrupted(trials, expected, experiment.max_t)
     if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open

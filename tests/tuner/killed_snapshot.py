@@ -13,6 +13,8 @@ import pickle
 import shutil
 from pathlib import Path
 
+from tuner.trust import sign_folder
+
 #: Optuna journal operations: set a trial's state and values; set an intermediate value
 _SET_STATE, _SET_INTERMEDIATE = 6, 7
 
@@ -78,6 +80,7 @@ def as_killed_before_a_snapshot(exp_dir: Path, named: str, epochs: int, keep: in
     for step in [step for step in values if step > row["training_iteration"]]:
         del values[step]
     searcher_file.write_bytes(pickle.dumps(searcher))
+    sign_folder(exp_dir)  # as the driver signs each state it saves (`tuner.trust`)
     return row["trial_id"]
 
 

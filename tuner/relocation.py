@@ -1,0 +1,99 @@
+"""Where the experiment folder is now, for the objects Ray pickles into it.
+
+Ray saves the Tuner (`tuner.pkl`), the searcher and the search generator by pickling them, with
+whatever paths they hold. Objects of ours that hold a path into the folder (the searcher's
+journal, the state backup callback) pickle it relative to the folder and resolve it against
+`current_folder()` when unpickled; the folder in use is set by `folder_in_use` around every
+sweep and resume. So a copied folder resumes into the copy only, and a moved folder resumes.
+
+Ray itself puts a moved folder's trials in their new place, but keeps the pickled storage of
+the experiment that new trials are made from: `RelocatedSearch` points it at the folder in use.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ray.tune.search import SearchGenerator
+
+from trainables.lr.errors import TunerError
+
+_lock = threading.Lock()
+_folder: list[Path] = []
+
+
+@contextmanager
+def folder_in_use(exp_dir: Path) -> Iterator[Path]:
+    """Within the block, `current_folder()` is `exp_dir` (resolved)."""
+    folder = Path(exp_dir).resolve()
+    with _lock:
+        _folder.append(folder)
+    try:
+        yield folder
+    finally:
+        with _lock:
+            _folder.remove(folder)
+
+
+def current_folder() -> Path | None:
+    """The experiment folder a sweep or resume is using in this process, if any."""
+    with _lock:
+        return _folder[-1] if _folder else None
+
+
+def relative_to_folder(path: Path) -> str | None:
+    """`path` relative to the folder in use, or None when it is outside it (or none is set)."""
+    folder = current_folder()
+    if folder is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(folder).as_posix()
+    except ValueError:
+        return None
+
+
+def resolve_in_folder(relative: str | None, recorded: str) -> Path:
+    """Where a path pickled as (`relative`, `recorded` absolute) is now: inside the folder in
+    use when it was inside its folder, else where it was recorded."""
+    folder = current_folder()
+    if relative is not None and folder is not None:
+        return folder / relative
+    return Path(recorded)
+
+
+def _relocated_storage(storage: Any, folder: Path) -> Any:
+    """A copy of Ray's storage context of an experiment, pointed at `folder` (as Ray's own
+    restore does for the trials it restores)."""
+    fields = ("storage_fs_path", "experiment_dir_name")
+    if not all(hasattr(storage, name) for name in fields):
+        raise TunerError(
+            "this Ray version's saved experiment state cannot be pointed at a moved or "
+            f"copied folder: resume {folder.name} in the folder it was made in"
+        )
+    moved = copy.copy(storage)
+    moved.storage_fs_path = str(folder.parent)
+    moved.experiment_dir_name = folder.name
+    return moved
+
+
+class RelocatedSearch(SearchGenerator):
+    """Ray's search generator whose restored experiment makes new trials in the folder in use
+    (Ray keeps the pickled one, which names the folder the sweep was started in)."""
+
+    def set_state(self, state: dict) -> None:
+        folder = current_folder()
+        experiment = state.get("experiment")
+        storage = getattr(experiment, "storage", None)
+        if folder is not None and storage is not None:
+            moved = _relocated_storage(storage, folder)
+            experiment = copy.copy(experiment)
+            experiment.storage = moved
+            if isinstance(getattr(experiment, "spec", None), dict):
+                experiment.spec = {**experiment.spec, "storage": moved}
+            state = {**state, "experiment": experiment}
+        super().set_state(state)
