@@ -191,9 +191,9 @@ class PopulationOptunaSearch(BudgetAwareOptunaSearch):
             value = finite(self._member_last.get(number, (0, math.nan))[1])
             if value is None:
                 state, reason = TrialState.FAIL, "completed without a finite value"
-        if state == TrialState.FAIL:
-            ot_trial.set_user_attr(FAIL_REASON, str(reason or "unknown"))
-        try:
+        try:  # a record finished before a driver crash raises here; it keeps its verdict
+            if state == TrialState.FAIL:
+                ot_trial.set_user_attr(FAIL_REASON, str(reason or "unknown"))
             self._ot_study.tell(ot_trial, value, state=state)
         except (ValueError, RuntimeError) as exc:  # e.g. finished already in a resumed run
             logger.warning("could not record member %s in Optuna: %s", number, exc)

@@ -8,7 +8,9 @@
 - `close_orphans`: after a sweep, every Optuna trial still RUNNING whose Ray trial is finished,
   or that Ray never ran (a driver killed between Optuna's `ask` and Ray's next state snapshot), is
   closed: FAIL with the reason in its `fail_reason` user attribute, or its true state when Ray
-  finished it. Records of Ray trials still unfinished stay RUNNING for `resume` to continue.
+  finished it, judged on the later of Ray's last result and the record's own last epoch (the
+  journal can lead Ray's saved state by several epochs). Records of Ray trials still
+  unfinished stay RUNNING for `resume` to continue.
   A population member is found by its population's Ray trial (`population_trial`); left open
   when that trial ended, it is COMPLETE when its values reach `max_t`, else FAIL.
 """
@@ -25,7 +27,7 @@ from optuna.trial import TrialState
 from ray.air.constants import TRAINING_ITERATION
 
 from tuner.population_search import POPULATION_TRIAL
-from tuner.searcher import DIVERGED, FAIL_REASON, RAY_TRIAL_ID, final_state, finite
+from tuner.searcher import DIVERGED, FAIL_REASON, RAY_TRIAL_ID, final_state, finite, furthest
 
 #: Ray trial statuses of a trial that has not ended
 UNFINISHED = frozenset({"PENDING", "RUNNING", "PAUSED"})
@@ -121,10 +123,11 @@ def _verdict(
     result = ray_trial.last_result or {}
     if ray_trial.status == "ERROR":
         return TrialState.FAIL, None, "the trainable raised an error (after its retries)"
-    state = final_state(result, metric, max_t)
+    last = furthest(result, record.intermediate_values, metric)  # the record may lead Ray
+    state = final_state(last, metric, max_t)
     if state == TrialState.FAIL:
         return state, None, f"{metric} is {result.get(metric)!r}, not a finite number"
-    return state, (finite(result.get(metric)) if state == TrialState.COMPLETE else None), None
+    return state, (finite(last.get(metric)) if state == TrialState.COMPLETE else None), None
 
 
 def _member_verdict(record: Any, max_t: int) -> tuple[TrialState, Any, str | None]:

@@ -3,104 +3,66 @@
 Ray rotates a trial's checkpoints (`num_to_keep`) as they come, but snapshots its experiment
 state only now and then. A driver killed in between leaves a snapshot naming a checkpoint that
 rotation already deleted, and Ray's `Trainable.restore` then fails the trial. Here every
-checkpoint carries a marker file (`MARKER`, JSON with its `training_iteration` and
-`time_total_s`), written after Ray persisted the checkpoint, so its presence also says the
-checkpoint is complete. When the checkpoint Ray names is gone, the trial resumes from the marked
+checkpoint carries a marker file (`tuner.checkpoint_marker`: its `training_iteration`, the size
+of each file, the result reported with it), written after Ray persisted the checkpoint, so its
+presence also says the checkpoint is complete. When the checkpoint Ray names is gone, or its
+files are no longer whole (a `state.pt` cut short), the trial resumes from the whole marked
 checkpoint in its folder with the highest `training_iteration` (not the highest folder index:
 after a restore Ray numbers new checkpoints from its snapshot again).
+
+That checkpoint can be newer than anything the driver recorded (the driver was killed while its
+result was on the way): the trial's first result is then that checkpoint's own stored result
+(`replay`), so Ray's last result, the Optuna record and the curves go on from the same epoch
+instead of Ray ending the trial on a result epochs older than its state.
 
 Ray numbers a restored trial's new checkpoints on from its saved state, so folders of the
 abandoned run are written again: before that, their marker is removed, so a marker always
 describes the files beside it. Where Ray's bookkeeping still names a deleted checkpoint, an
 empty folder holding `PLACEHOLDER` stands in for it, so that Ray's rotation can delete it later
 (deleting a missing folder raises in Ray); a restore treats it as missing.
+
+On `resume`, the Ray trials whose Optuna record is finished already (`closed`: a trial that
+ended after Ray's last snapshot, or failed while Ray could not save its state) end at once:
+they are never run again, so no record is contradicted by a curve run on past its verdict.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import posixpath
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pyarrow.fs
 from ray.air.constants import TRAINING_ITERATION
 from ray.train import Checkpoint
 from ray.train._internal.session import _TrainingResult
-from ray.tune.result import TIME_TOTAL_S
+from ray.tune.result import SHOULD_CHECKPOINT, TIME_THIS_ITER_S, TIME_TOTAL_S
 from ray.tune.trainable.function_trainable import FunctionTrainable, wrap_function
 
+from tuner.checkpoint_marker import (
+    MARKER,
+    PLACEHOLDER,
+    folder_index,
+    newest_intact,
+    result_of,
+    usable,
+    write_marker,
+)
+
+__all__ = [
+    "MARKER",
+    "PLACEHOLDER",
+    "newest_intact",
+    "resumable_trainable",
+    "usable",
+    "write_marker",
+]
+
 logger = logging.getLogger(__name__)
-
-#: written into every persisted checkpoint folder: {"training_iteration": ..., "time_total_s": ...}
-MARKER = ".tuner_checkpoint.json"
-#: the only file of a folder standing in for a deleted checkpoint that Ray still names
-PLACEHOLDER = ".tuner_rotated_out"
 _PREFIX = "checkpoint_"
-
-
-def _exists(fs: pyarrow.fs.FileSystem, path: str) -> bool:
-    return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
-
-
-def _index(name: str) -> int | None:
-    """The index of a folder named `checkpoint_000012`, or None for any other name."""
-    digits = name[len(_PREFIX) :] if name.startswith(_PREFIX) else ""
-    return int(digits) if digits.isdigit() else None
-
-
-def usable(checkpoint: Checkpoint) -> bool:
-    """Whether `checkpoint` is on storage and is not a placeholder for a deleted one."""
-    fs, path = checkpoint.filesystem, checkpoint.path
-    return _exists(fs, path) and not _exists(fs, posixpath.join(path, PLACEHOLDER))
-
-
-def write_marker(checkpoint: Checkpoint, iteration: int, time_total: float) -> None:
-    """Mark the persisted `checkpoint` as complete, with the iteration it belongs to."""
-    data = json.dumps({TRAINING_ITERATION: iteration, TIME_TOTAL_S: time_total}).encode()
-    marker = posixpath.join(checkpoint.path, MARKER)
-    with checkpoint.filesystem.open_output_stream(marker) as stream:
-        stream.write(data)
-
-
-def read_marker(fs: pyarrow.fs.FileSystem, folder: str) -> dict[str, Any] | None:
-    """The marker of checkpoint `folder`, or None when it has none (or none that reads back)."""
-    try:
-        with fs.open_input_stream(posixpath.join(folder, MARKER)) as stream:
-            data = json.loads(stream.read())
-    except (OSError, ValueError):
-        return None
-    iteration = data.get(TRAINING_ITERATION) if isinstance(data, dict) else None
-    return data if isinstance(iteration, int) else None
-
-
-def checkpoint_folders(fs: pyarrow.fs.FileSystem, trial_dir: str) -> dict[int, str]:
-    """Every `checkpoint_*` folder in `trial_dir`, by index."""
-    try:
-        infos = fs.get_file_info(pyarrow.fs.FileSelector(trial_dir, allow_not_found=True))
-    except OSError:
-        return {}
-    folders = {}
-    for info in infos:
-        index = _index(info.base_name)
-        if index is not None and info.type == pyarrow.fs.FileType.Directory:
-            folders[index] = info.path
-    return folders
-
-
-def newest_intact(fs: pyarrow.fs.FileSystem, trial_dir: str) -> tuple[str, dict] | None:
-    """(folder, marker) of the marked checkpoint in `trial_dir` with the highest iteration."""
-    marked = []
-    for index, folder in checkpoint_folders(fs, trial_dir).items():
-        marker = read_marker(fs, folder)
-        if marker is not None:
-            marked.append((marker[TRAINING_ITERATION], index, folder, marker))
-    if not marked:
-        return None
-    _, _, folder, marker = max(marked)
-    return folder, marker
 
 
 def _stand_in_for(named: Checkpoint) -> None:
@@ -119,32 +81,65 @@ def _drop_stale_marker(fs: pyarrow.fs.FileSystem, beside: str, index: int) -> No
         pass
 
 
-def resumable_trainable(function: Callable[[dict], Any]) -> type[FunctionTrainable]:
+def _skipping(function: Callable[[dict], Any], closed: Collection[str]) -> Callable:
+    """`function`, returning at once (no result: Ray ends the trial) in the Ray trials of
+    `closed`."""
+    if not closed:
+        return function
+
+    @functools.wraps(function)
+    def trainable(config: dict) -> Any:
+        from ray import tune
+
+        if tune.get_context().get_trial_id() in closed:
+            return None
+        return function(config)
+
+    return trainable
+
+
+def resumable_trainable(
+    function: Callable[[dict], Any], closed: Collection[str] = (), replay: bool = True
+) -> type[FunctionTrainable]:
     """`function` as Ray's function trainable whose checkpoints carry `MARKER`, resuming from
-    its newest intact checkpoint when the one Ray names is gone.
+    its newest intact checkpoint when the one Ray names is gone or damaged.
+
+    `closed`: Ray trial ids whose Optuna record is finished already (a resumed sweep): they end
+    at once, neither restored nor run. `replay`: a trial resumed from a checkpoint other than
+    the one Ray names first gives the driver that checkpoint's own result again (off for
+    functions that do so themselves, as a population does).
 
     Example: `tune.with_resources(resumable_trainable(train), {"cpu": 1})`.
     """
-    base = wrap_function(function)
+    closed = frozenset(closed)
+    base = wrap_function(_skipping(function, closed))
 
     class ResumableTrainable(base):
+        _replay: dict | None = None
+
         def step(self) -> dict:
+            if self._replay is not None:  # the restored checkpoint's result, once
+                result, self._replay = self._replay, None
+                return result
             start = time.time()
             metrics = super().step()
             checkpoint = self._last_training_result.checkpoint
             if checkpoint is not None:  # persisted already, by the session's `report`
                 iteration = metrics.get(TRAINING_ITERATION, self._iteration + 1)
                 elapsed = self._time_total + (time.time() - start)
+                stored = metrics if replay else None
                 try:
-                    write_marker(checkpoint, int(iteration), elapsed)
+                    write_marker(checkpoint, int(iteration), elapsed, stored)
                 except OSError as error:  # the checkpoint stands; it just cannot be a fallback
                     logger.warning("could not mark checkpoint %s: %s", checkpoint.path, error)
-                index = _index(posixpath.basename(checkpoint.path))
+                index = folder_index(posixpath.basename(checkpoint.path))
                 if index is not None:
                     _drop_stale_marker(checkpoint.filesystem, checkpoint.path, index + 1)
             return metrics
 
         def restore(self, checkpoint_path: Any) -> None:
+            if self.trial_id in closed:
+                return  # ends at once (`_skipping`): nothing to restore
             if not isinstance(checkpoint_path, _TrainingResult) or usable(
                 checkpoint_path.checkpoint
             ):
@@ -159,16 +154,23 @@ def resumable_trainable(function: Callable[[dict], Any]) -> type[FunctionTrainab
                 return
             folder, marker = found
             logger.warning(
-                "checkpoint %s is gone (rotated out after Ray's last saved state); "
-                "resuming from %s (training_iteration %d) instead",
+                "checkpoint %s is gone or damaged; resuming from %s (training_iteration %d) "
+                "instead",
                 named.path,
                 folder,
                 marker[TRAINING_ITERATION],
             )
             metrics = {k: marker[k] for k in (TRAINING_ITERATION, TIME_TOTAL_S) if k in marker}
+            stored = result_of(marker) if replay else None
+            if stored is not None:  # Ray counts the replayed result as that iteration
+                metrics[TRAINING_ITERATION] -= 1
+                dropped = (TRAINING_ITERATION, SHOULD_CHECKPOINT)
+                self._replay = {k: v for k, v in stored.items() if k not in dropped}
+                self._replay[TIME_THIS_ITER_S] = 0.0
             result = _TrainingResult(Checkpoint(folder, filesystem=fs), metrics=metrics)
             super().restore(result)
-            _stand_in_for(named)
+            if fs.get_file_info(named.path).type == pyarrow.fs.FileType.NotFound:
+                _stand_in_for(named)
             self._before_rewriting(result)
 
         def _before_rewriting(self, restored: Any) -> None:
@@ -179,7 +181,7 @@ def resumable_trainable(function: Callable[[dict], Any]) -> type[FunctionTrainab
                 return
             checkpoint = restored.checkpoint
             index = storage.current_checkpoint_index + 1
-            if _index(posixpath.basename(checkpoint.path)) != index:
+            if folder_index(posixpath.basename(checkpoint.path)) != index:
                 _drop_stale_marker(checkpoint.filesystem, checkpoint.path, index)
 
     ResumableTrainable.__name__ = base.__name__

@@ -69,6 +69,24 @@ def final_state(
     return TrialState.PRUNED
 
 
+def furthest(
+    result: Mapping[str, Any] | None, recorded: Mapping[int, float], metric: str
+) -> Mapping[str, Any]:
+    """The later of Ray's last `result` and the record's own last epoch (`recorded`: the
+    record's intermediate values), as a result. The record can lead Ray's saved state (Optuna's
+    journal is written live, Ray's state now and then): a verdict on Ray's result alone would
+    judge a trial epochs behind what its record shows. A result that is not a finite number
+    (a NaN, a missing metric) is kept: it decides FAIL however far the record went."""
+    result = result or {}
+    step = result.get(TRAINING_ITERATION)
+    if not recorded or finite(result.get(metric)) is None and result:
+        return result
+    last = max(recorded)
+    if isinstance(step, int) and step >= last:
+        return result
+    return {TRAINING_ITERATION: last, metric: recorded[last]}
+
+
 def fail_reason(result: Mapping[str, Any] | None, metric: str, error: bool) -> str:
     """Why a trial with last result `result` is FAIL, in words."""
     if error:
@@ -146,17 +164,31 @@ class BudgetAwareOptunaSearch(OptunaSearch):
     ) -> None:
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
+        self._completed_trials.add(trial_id)
+        record = self._ot_trials[trial_id]
+        stored = self._ot_study.get_trials(deepcopy=False)[record.number]
+        if stored.state.is_finished():  # a trial Ray ran again after a restart: keep its verdict
+            logger.info("trial %s was recorded %s already", trial_id, stored.state.name)
+            return
         if result:
             self._report(trial_id, result)
-        state, value = self._verdict(result, error)
-        if state == TrialState.FAIL:
-            reason = fail_reason(result, self._metric, error)
-            self._ot_trials[trial_id].set_user_attr(FAIL_REASON, reason)
+        values = {**stored.intermediate_values, **self._reported(trial_id, result)}
+        last = furthest(result, values, self._metric)
+        state = final_state(last, self._metric, self._max_t, error)
+        value = finite(last.get(self._metric)) if state == TrialState.COMPLETE else None
         try:
-            self._ot_study.tell(self._ot_trials[trial_id], value, state=state)
-        except (ValueError, RuntimeError) as exc:  # e.g. finished already in a resumed run
+            if state == TrialState.FAIL:
+                record.set_user_attr(FAIL_REASON, fail_reason(result, self._metric, error))
+            self._ot_study.tell(record, value, state=state)
+        except (ValueError, RuntimeError) as exc:  # finished meanwhile by another process
             logger.warning("could not record trial %s in Optuna: %s", trial_id, exc)
-        self._completed_trials.add(trial_id)
+
+    def _reported(self, trial_id: str, result: Mapping[str, Any] | None) -> dict[int, float]:
+        """The epoch value `result` added to the record, if `_report` recorded it."""
+        step = (result or {}).get(TRAINING_ITERATION)
+        if isinstance(step, int) and self._last_step.get(trial_id) == step:
+            return {step: float(result[self._metric])}
+        return {}
 
     def _report(self, trial_id: str, result: Mapping[str, Any]) -> None:
         """Record `result`'s metric as the intermediate value of its epoch (each epoch once)."""
@@ -176,11 +208,6 @@ class BudgetAwareOptunaSearch(OptunaSearch):
             self._completed_trials.add(trial_id)
             return
         self._last_step[trial_id] = step
-
-    def _verdict(self, result: Mapping[str, Any] | None, error: bool) -> tuple[TrialState, Any]:
-        state = final_state(result, self._metric, self._max_t, error)
-        value = finite(result[self._metric]) if state == TrialState.COMPLETE else None
-        return state, value
 
 
 class NonFiniteStopper(Stopper):

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ from tuner.recovery import close_orphans, ray_trials_of, stop_on_divergence, was
 from tuner.relocation import RelocatedSearch
 from tuner.resumable import resumable_trainable
 from tuner.samplers import build_sampler
-from tuner.searcher import FAIL_REASON, BudgetAwareOptunaSearch, NonFiniteStopper
+from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID, BudgetAwareOptunaSearch, NonFiniteStopper
 from tuner.state_backup import StateBackup, repair_state
 from tuner.trainable_lookup import remembered_trainables
 from tuner.trust import sign_folder
@@ -70,17 +71,19 @@ def trial_dirname(trial: Any) -> str:
     return str(trial.trial_id)
 
 
-def ray_trainable(space: Any) -> Any:
+def ray_trainable(space: Any, closed: Collection[str] = ()) -> Any:
     """The space's Ray trainable, with the per-trial resources of the space file; a diverged
     trial ends FAIL without retries (`tuner.recovery.stop_on_divergence`); a trial whose
-    checkpoint Ray names was rotated out resumes from its newest intact one
-    (`tuner.resumable`)."""
+    checkpoint Ray names was rotated out or damaged resumes from its newest intact one, and the
+    Ray trials in `closed` (their record is finished) end at once (`tuner.resumable`)."""
     entry = space.resolve_trainable()
     function = entry if callable(entry) else entry.worker_function
     if space.population > 1:
         function = population_ray_function(entry)
     resources = {"cpu": space.resources.cpu, "gpu": space.resources.gpu}
-    trainable = resumable_trainable(stop_on_divergence(function, space.metric))
+    replay = space.population <= 1  # a population replays its checkpoint's epoch itself
+    wrapped = stop_on_divergence(function, space.metric)
+    trainable = resumable_trainable(wrapped, closed=closed, replay=replay)
     return tune.with_resources(trainable, resources)
 
 
@@ -191,16 +194,28 @@ def restore_tuner(space: Any, experiment: Experiment) -> tune.Tuner:
     repair_state(experiment.dir)
     if space.population > 1:
         start_member_asha(space, experiment.study_name, experiment.dir)
+    records = experiment.load_study().get_trials(deepcopy=False)
+    closed = closed_ray_trials(records) if space.population <= 1 else set()
     tuner = tune.Tuner.restore(
-        str(experiment.dir), trainable=ray_trainable(space), resume_unfinished=True
+        str(experiment.dir), trainable=ray_trainable(space, closed), resume_unfinished=True
     )
     # Ray restores its ASHA without rungs: give it the rungs its trials had passed (a Ray
     # client's tuner runs remotely, out of reach: it keeps Ray's behaviour)
     local = getattr(tuner, "_local_tuner", None)
     scheduler = getattr(getattr(local, "_tune_config", None), "scheduler", None)
     if isinstance(scheduler, ResumableASHA):
-        scheduler.passed = passed_rungs(experiment.load_study().get_trials(deepcopy=False))
+        scheduler.passed = passed_rungs(records)
     return tuner
+
+
+def closed_ray_trials(records: Iterable[Any]) -> set[str]:
+    """The Ray trial ids whose Optuna record is finished (COMPLETE, PRUNED or FAIL): `resume`
+    does not run them again, whatever Ray's last saved state says of them."""
+    return {
+        str(record.user_attrs[RAY_TRIAL_ID])
+        for record in records
+        if record.state.is_finished() and RAY_TRIAL_ID in record.user_attrs
+    }
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:

@@ -256,7 +256,7 @@ def test_newest_intact_checkpoint_is_the_highest_marked_iteration(tmp_path: Path
     folder, marker = newest_intact(fs, str(tmp_path))
     assert (Path(folder).name, marker) == (
         "checkpoint_000003",
-        {"training_iteration": 6, "time_total_s": 9.0},
+        {"training_iteration": 6, "time_total_s": 9.0, "files": {}},
     )
     checkpoint = {
         i: Checkpoint(str(tmp_path / f"checkpoint_{i:06d}"), filesystem=fs) for i in (1, 5, 7)
