@@ -32,10 +32,12 @@ class SearcherSettings(_Settings):
 
 
 class AshaSettings(_Settings):
-    """ASHA early stopping; `max_t` is always the file's `n_epochs`."""
+    """ASHA early stopping; `max_t` is always the file's `n_epochs`. `brackets` > 1: Ray's
+    asynchronous Hyperband (bracket s starts at `grace_period * reduction_factor**s`)."""
 
     grace_period: int = Field(default=1, ge=1)
     reduction_factor: float = Field(default=2, gt=1)
+    brackets: int = Field(default=1, ge=1, le=8)
 
 
 class ResourcesSettings(_Settings):

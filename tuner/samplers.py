@@ -1,6 +1,8 @@
 """SAMPLERS: the Optuna samplers a space file can name under `searcher.name`, seeded.
 
-`build_sampler("tpe", seed=0, n_startup_trials=5)` gives a seeded `optuna.samplers.TPESampler`.
+`build_sampler("tpe", seed=0, n_startup_trials=5)` gives a seeded `tuner.budget_tpe.
+BudgetTPESampler`: TPE fitted at the highest epoch it can trust (BOHB-style), the default;
+`"tpe_optuna"` is Optuna's own `TPESampler`, which ranks PRUNED trials by their last epoch.
 Each entry says whether the sampler takes `n_startup_trials` (random trials before modelling).
 """
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 import optuna
 
 from trainables.lr.errors import ConfigError, Problem, suggest
+from tuner.budget_tpe import BudgetTPESampler
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,10 @@ class SamplerEntry:
 
 
 SAMPLERS: dict[str, SamplerEntry] = {
-    "tpe": SamplerEntry(optuna.samplers.TPESampler, True, "tree-structured Parzen estimator"),
+    "tpe": SamplerEntry(BudgetTPESampler, True, "TPE fitted at the highest trusted epoch (BOHB)"),
+    "tpe_optuna": SamplerEntry(
+        optuna.samplers.TPESampler, True, "Optuna's TPE (PRUNED trials ranked by last epoch)"
+    ),
     "random": SamplerEntry(optuna.samplers.RandomSampler, False, "independent uniform draws"),
     "cmaes": SamplerEntry(optuna.samplers.CmaEsSampler, True, "CMA-ES", requires="cmaes"),
     "gp": SamplerEntry(optuna.samplers.GPSampler, True, "Gaussian-process Bayesian optimization"),

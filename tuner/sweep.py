@@ -98,6 +98,7 @@ def build_scheduler(space: Any) -> TrialScheduler:
         max_t=space.n_epochs,
         grace_period=space.asha.grace_period,
         reduction_factor=space.asha.reduction_factor,
+        brackets=space.asha.brackets,
     )
 
 

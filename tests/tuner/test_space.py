@@ -70,7 +70,7 @@ def test_load_space_reads_every_field(tmp_path, monkeypatch):
     assert (space.num_samples, space.max_concurrent_trials) == (6, 2)
     assert space.fixed == {"hidden_dim": 8, "latent_dim": 6, "grad_clip": 10.0}
     assert space.searcher.model_dump() == {"name": "tpe", "seed": 3, "n_startup_trials": 4}
-    assert space.asha.model_dump() == {"grace_period": 2, "reduction_factor": 3.0}
+    assert space.asha.model_dump() == {"grace_period": 2, "reduction_factor": 3.0, "brackets": 1}
     assert space.resources.model_dump() == {"cpu": 1.0, "gpu": 0.5}
     assert (space.checkpoint_every, space.keep_checkpoints, space.max_failures) == (2, 3, 1)
     assert (space.storage_path, space.optuna_storage, space.address) == (

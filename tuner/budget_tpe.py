@@ -1,0 +1,203 @@
+"""`BudgetTPESampler`: TPE that models the highest budget it can trust (BOHB-style).
+
+Optuna's `TPESampler` splits a study's trials into good and bad by ranking every COMPLETE trial
+first (by its value, however few there are) and every PRUNED trial after them by its last step,
+then its last value: with ASHA, the handful of trials that reached `max_t` fill the good set
+whatever their values, and the rest of it is filled by trials ranked on one noisy early epoch.
+Here the model is fitted, as in BOHB (Falkner et al., 2018), to the values every trial reported
+at one budget (epoch) `b`, each seen as a plain finished trial with that value:
+
+- observations at budget `b`: the intermediate value at step `b` of every trial that is not
+  FAIL (a trial that reached `max_t` counts at every step it reported; its final value counts
+  at a budget above all steps);
+- `b` is the highest budget with at least `n_startup_trials` observations; until one has, the
+  trials are drawn at random;
+- `b` is trusted only when its ranking predicts the ranking at the highest budget `h` with at
+  least `min_pairs` observations: when the Spearman correlation of the values at `b` and at
+  `h` over the trials seen at both is below `min_correlation`, the model is fitted at `h`
+  instead (the lowest budgets are noisy early in training; measured as the sweep runs);
+- a share `random_fraction` of the trials (BOHB's 1/3) is drawn at random whatever the model
+  says, so a region the noisy early budgets misjudged is still sampled;
+- trials still running are passed on as running, so `constant_liar` keeps parallel
+  suggestions apart.
+
+The study itself is never changed: its trials keep their true states and values (DESIGN.md §6);
+the model reads a private in-memory copy. `chosen_budget` tells which budget the last trial
+was drawn from (None: at random).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, TPESampler
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+#: the budget at which a COMPLETE trial's final value is observed (above every step)
+FINAL = math.inf
+
+Observations = dict[float, dict[int, float]]
+
+
+def observations(trials: Sequence[FrozenTrial], skip: int | None = None) -> Observations:
+    """Budget -> {trial number: value} of every finite value the trials reported."""
+    seen: Observations = defaultdict(dict)
+    for trial in trials:
+        if trial.state == TrialState.FAIL or trial.number == skip:
+            continue
+        for step, value in trial.intermediate_values.items():
+            if math.isfinite(value):
+                seen[float(step)][trial.number] = value
+        if trial.state == TrialState.COMPLETE and trial.value is not None:
+            seen[FINAL][trial.number] = trial.value
+    return seen
+
+
+def rank_correlation(a: dict[int, float], b: dict[int, float]) -> float | None:
+    """Spearman's rho of the values two budgets share (None for fewer than 3, or constant)."""
+    common = sorted(a.keys() & b.keys())
+    if len(common) < 3:
+        return None
+    ranks = [np.argsort(np.argsort([v[n] for n in common])) for v in (a, b)]
+    if ranks[0].std() == 0 or ranks[1].std() == 0:
+        return None
+    return float(np.corrcoef(ranks[0], ranks[1])[0, 1])
+
+
+def choose_budget(
+    seen: Observations, n_min: int, min_pairs: int, min_correlation: float
+) -> float | None:
+    """The budget to model (module docstring), or None to draw at random."""
+    enough = [b for b, values in seen.items() if len(values) >= n_min]
+    if not enough:
+        return None
+    budget = max(enough)
+    top = max((b for b, values in seen.items() if len(values) >= min_pairs), default=budget)
+    if top > budget:
+        rho = rank_correlation(seen[budget], seen[top])
+        if rho is None or rho < min_correlation:
+            return top
+    return budget
+
+
+def _sampled(trial: FrozenTrial) -> dict[str, Any]:
+    """The parameters `trial` has sampled, with their distributions (a running trial's may be
+    read midway: only the names present in both count)."""
+    params, distributions = dict(trial.params), dict(trial.distributions)
+    names = params.keys() & distributions.keys()
+    return {
+        "params": {k: params[k] for k in names},
+        "distributions": {k: distributions[k] for k in names},
+    }
+
+
+class BudgetTPESampler(BaseSampler):
+    """A `TPESampler` fitted at one budget of the study's learning curves (module docstring).
+
+    `BudgetTPESampler(seed=0)`; TPE options (`multivariate`, `group`, `constant_liar`, ...)
+    pass through to Optuna's `TPESampler`.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        n_startup_trials: int = 10,
+        min_pairs: int = 5,
+        min_correlation: float = 0.5,
+        random_fraction: float = 1 / 3,
+        **tpe_options: Any,
+    ) -> None:
+        self._n_min = max(n_startup_trials, 1)
+        self._min_pairs = max(min(min_pairs, self._n_min), 3)
+        self._min_correlation = min_correlation
+        self._tpe = TPESampler(seed=seed, n_startup_trials=self._min_pairs, **tpe_options)
+        self._random = optuna.samplers.RandomSampler(seed=seed)
+        self._random_fraction = random_fraction
+        self._coin = np.random.default_rng(seed)
+        self._view: tuple[int, optuna.Study | None, FrozenTrial | None] = (-1, None, None)
+        self.chosen_budget: float | None = None
+
+    def reseed_rng(self) -> None:
+        self._tpe.reseed_rng()
+        self._random.reseed_rng()
+
+    def _model_view(self, study: optuna.Study, trial: FrozenTrial) -> tuple[Any, Any]:
+        """The in-memory study the model reads for `trial`, and `trial` in it (cached)."""
+        number, view, view_trial = self._view
+        if number == trial.number:
+            return view, view_trial
+        trials = study.get_trials(deepcopy=False)
+        seen = observations(trials, skip=trial.number)
+        budget = choose_budget(seen, self._n_min, self._min_pairs, self._min_correlation)
+        if self._coin.random() < self._random_fraction:
+            budget = None  # BOHB's share of random draws: the model never shuts regions off
+        self.chosen_budget = budget
+        view = view_trial = None
+        if budget is not None:
+            view = optuna.create_study(
+                storage=optuna.storages.InMemoryStorage(), direction=study.direction
+            )
+            at_budget = seen[budget]
+            copies = [
+                create_trial(value=at_budget[t.number], **_sampled(t))
+                for t in trials
+                if t.number in at_budget
+            ]
+            copies += [
+                create_trial(state=TrialState.RUNNING, **_sampled(t))
+                for t in trials
+                if t.state == TrialState.RUNNING and t.number not in at_budget
+            ]
+            copies.append(create_trial(state=TrialState.RUNNING))  # `trial` itself
+            view.add_trials(copies)
+            view_trial = view.get_trials(deepcopy=False)[-1]
+        self._view = (trial.number, view, view_trial)
+        return view, view_trial
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._model_view(study, trial)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        view, view_trial = self._model_view(study, trial)
+        if view is None:
+            return {}
+        return self._tpe.infer_relative_search_space(view, view_trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        view, view_trial = self._model_view(study, trial)
+        if view is None or not search_space:
+            return {}
+        return self._tpe.sample_relative(view, view_trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        view, view_trial = self._model_view(study, trial)
+        if view is None:
+            return self._random.sample_independent(study, trial, param_name, param_distribution)
+        return self._tpe.sample_independent(view, view_trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        if self._view[0] == trial.number:
+            self._view = (-1, None, None)
