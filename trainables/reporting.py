@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import torch
 
 from trainables.lr.errors import TunerError
+from trainables.resume_state import check_state, rng_state, set_rng_state
 
 CHECKPOINT_FILE = "state.pt"
 
@@ -109,10 +110,13 @@ def in_tune_trial() -> bool:
 class EpochReporter:
     """Reports and checkpoints a user's own loop: epochs, metrics, lrs, model and LR plan.
 
-    `epochs()` restores the last checkpoint (model, plan, torch RNG, `state`) and yields the
-    epochs still to run; `report(metrics)` adds `epoch` and each group's `lr/<group>` (in force at
-    the epoch's start) and checkpoints every `checkpoint_every` epochs and at the last one.
-    Extra state to resume (e.g. a data generator's) goes in the `state` dict.
+    `epochs()` restores the last checkpoint and yields the epochs still to run; `report(metrics)`
+    adds `epoch` and each group's `lr/<group>` (in force during the epoch) and checkpoints every
+    `checkpoint_every` epochs and at the last one. A checkpoint holds the model, the plan, the
+    generators of Python's `random`, numpy and torch (CPU, and CUDA once in use) and `state`:
+    a dict of the loop's own values to resume (tensors, numbers, strings, booleans, None, lists,
+    tuples, dicts; e.g. `reporter.state["alpha"] = alpha`), all put back before the first
+    resumed epoch runs.
     """
 
     def __init__(
@@ -125,36 +129,48 @@ class EpochReporter:
         self.epoch = 0
         self._lrs: dict[str, float] = {}
 
-    def epochs(self) -> Iterator[int]:
-        """The 0-based epochs left to run, after restoring the last checkpoint if there is one."""
+    def restore(self) -> int:
+        """Put back the last checkpoint, if there is one (model, plan, generators, `state`);
+        the number of epochs already done."""
         checkpoint = self.reporter.load_checkpoint()
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
             self.plan.load_state_dict(checkpoint["plan"])
-            torch.set_rng_state(checkpoint["rng"])
+            set_rng_state(checkpoint["rng"])
             self.state = dict(checkpoint["state"])
             self.epoch = int(checkpoint["epoch"])
+        self._note_lrs()
+        return self.epoch
+
+    def epochs(self) -> Iterator[int]:
+        """The 0-based epochs left to run, after restoring the last checkpoint if there is one."""
+        self.restore()
         while self.epoch < self.plan.clock.n_epochs:
-            self._lrs = {f"lr/{n.replace('.', '/')}": lr for n, lr in self.plan.lrs().items()}
             started = self.epoch
+            self._note_lrs()
             yield started
             if self.epoch == started:
                 raise TunerError(f"epoch {started + 1} ended without reporter.report(...)")
 
-    def report(self, metrics: dict[str, float]) -> None:
+    def _note_lrs(self) -> None:
+        self._lrs = {f"lr/{n.replace('.', '/')}": lr for n, lr in self.plan.lrs().items()}
+
+    def report(self, metrics: Mapping[str, float]) -> None:
         """Report this epoch's metrics (call once per epoch, after `plan.step_epoch`)."""
         self.epoch += 1
         due = self.epoch % self.checkpoint_every == 0 or self.epoch == self.plan.clock.n_epochs
         checkpoint = None
         if due:
+            check_state(self.state)
             checkpoint = {
                 "model": self.model.state_dict(),
                 "plan": self.plan.state_dict(),
-                "rng": torch.get_rng_state(),
+                "rng": rng_state(),
                 "state": self.state,
                 "epoch": self.epoch,
             }
         self.reporter.report({"epoch": self.epoch, **metrics, **self._lrs}, checkpoint)
+        self._note_lrs()  # the plan has stepped: these are the next epoch's
 
 
 def epoch_reporter(model: Any, plan: Any, config: Mapping[str, Any] | None = None) -> EpochReporter:

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torch import nn
 
+#: set on a parameter while a plan keeps it frozen, so that a plan rebuilt on the same model
+#: tells it from a parameter the user fixed by design (requires_grad False from the start)
+FROZEN_BY_PLAN = "_lr_plan_frozen"
+
 
 @dataclass(frozen=True)
 class FreezeRule:
@@ -34,8 +38,10 @@ class FreezeRule:
 
 
 def set_frozen(params: Iterable[nn.Parameter], frozen: bool) -> None:
-    """Freeze (requires_grad off, grad None) or unfreeze a group's parameters."""
+    """Freeze (requires_grad off, grad None) or unfreeze a group's parameters (marked as the
+    plan's doing, see `FROZEN_BY_PLAN`)."""
     for p in params:
         p.requires_grad_(not frozen)
+        setattr(p, FROZEN_BY_PLAN, frozen)
         if frozen:
             p.grad = None

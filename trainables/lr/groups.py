@@ -3,9 +3,11 @@
 Patterns come from `groups:` or from the layers `trainables.lr.layers` finds (`layers:`).
 Every trainable parameter lands in exactly one named group. A pattern is an fnmatch glob over
 parameter names (`encoder.*`) or, with the prefix `re:`, a regular expression matched in full.
-The plan owns requires_grad of every grouped parameter (its freeze rules set it), so rebuilding a
-plan on a model an earlier plan froze gives the same groups. A parameter left out of every group
-must already have requires_grad False; it stays outside the optimizer, untouched.
+A parameter whose requires_grad is False when the plan is built (and not because an earlier plan
+froze it) is fixed by design: it stays outside the optimizer and the plan never turns its
+requires_grad on, whichever group pattern covers it (`without_fixed`). A `groups:` entry covering
+only such parameters asks to train them and is refused, naming them. A parameter left out of every
+group must have requires_grad False; it stays outside the optimizer, untouched.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from trainables.lr.errors import ConfigError, Problem, join_path
+from trainables.lr.freeze import FROZEN_BY_PLAN
 
 if TYPE_CHECKING:
     from torch import nn
@@ -141,3 +144,35 @@ def _by_patterns(
                 )
             groups[group].extend(hits)
     return groups, problems
+
+
+def fixed_by_design(model: nn.Module) -> dict[int, str]:
+    """{id: name} of the parameters the user fixed: requires_grad False, not frozen by a plan."""
+    return {
+        id(p): name
+        for name, p in model.named_parameters()
+        if not p.requires_grad and not getattr(p, FROZEN_BY_PLAN, False)
+    }
+
+
+def without_fixed(
+    groups: Mapping[str, list[nn.Parameter]],
+    fixed: Mapping[int, str],
+    patterns: Mapping[str, tuple[str, ...]] | None,
+) -> dict[str, list[nn.Parameter]]:
+    """The groups without the parameters fixed by design; ConfigError when a `groups:` entry
+    (`patterns`) covers only fixed parameters: the config asks to train what the model fixed."""
+    kept = {name: [p for p in params if id(p) not in fixed] for name, params in groups.items()}
+    problems = [
+        Problem(
+            join_path("groups", name),
+            "covers only parameters with requires_grad=False, which the plan keeps fixed: "
+            + ", ".join(fixed[id(p)] for p in groups[name]),
+            "remove the group, or set requires_grad=True on them before build_lr_plan",
+        )
+        for name in patterns or ()
+        if groups[name] and not kept[name]
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return kept

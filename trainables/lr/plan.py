@@ -18,7 +18,7 @@ from torch import nn
 from trainables.lr import _state
 from trainables.lr.errors import ConfigError, Problem, TunerError
 from trainables.lr.freeze import set_frozen
-from trainables.lr.groups import resolve_groups
+from trainables.lr.groups import fixed_by_design, resolve_groups, without_fixed
 from trainables.lr.layers import model_groups
 from trainables.lr.optimizers import build_optimizer
 from trainables.lr.preview import group_factors, preview_lrs
@@ -66,6 +66,9 @@ class LRPlan:
         self._frozen: dict[str, bool] = {}
         self._epoch_start_step = 0
         self._groups = {g["name"]: g for g in optimizer.param_groups}
+        #: names of the parameters fixed by design (requires_grad False when the plan was built):
+        #: outside the optimizer, never unfrozen
+        self.fixed: tuple[str, ...] = ()
         self._apply()
 
     def factors(self) -> dict[str, float]:
@@ -159,6 +162,9 @@ def build_lr_plan(
 ) -> LRPlan:
     """The optimizer, schedules and freeze plan for `model` from a config in the seed format.
 
+    Parameters with requires_grad False now stay fixed: outside the optimizer, never unfrozen
+    (`plan.fixed` names them).
+
     >>> plan = build_lr_plan(model, {"learning_rate": 1e-3}, n_epochs=100)
     """
     problems = []
@@ -177,9 +183,11 @@ def build_lr_plan(
         )
     if problems:
         raise ConfigError(problems)
+    fixed = fixed_by_design(model)  # before anything here touches requires_grad
     names, layer_patterns = model_groups(model, config)
     spec = LRSpec.from_config(config, names)
     params = resolve_groups(model, spec.patterns if layer_patterns is None else layer_patterns)
+    params = without_fixed(params, fixed, spec.patterns)
     param_groups = []
     for group in spec.groups:
         entry: dict[str, Any] = {"params": params[group.name], "name": group.name, "lr": group.lr}
@@ -187,4 +195,6 @@ def build_lr_plan(
             entry["weight_decay"] = group.weight_decay
         param_groups.append(entry)
     optimizer = build_optimizer(spec.optimizer, param_groups)
-    return LRPlan(spec, optimizer, params, n_epochs, steps_per_epoch)
+    plan = LRPlan(spec, optimizer, params, n_epochs, steps_per_epoch)
+    plan.fixed = tuple(sorted(fixed.values()))
+    return plan
