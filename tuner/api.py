@@ -70,7 +70,8 @@ def run_space(
     exp_dir = experiment_dir(space.storage_path, space.name)
     if is_taken(exp_dir):
         if resume_existing:
-            return resume(exp_dir, address=given.get("address"), announce=announce, k=k)
+            address, num_samples = given.get("address"), given.get("num_samples")
+            return resume(exp_dir, address, announce, k, num_samples=num_samples)
         raise ConfigError([taken_problem(exp_dir)], source=str(path))
     problems = storage_problems(space.storage_path)
     if problems:
@@ -100,18 +101,23 @@ def resume(
     address: str | None = None,
     announce: Announce | None = None,
     k: int = 5,
+    num_samples: int | None = None,
 ) -> SweepOutcome:
     """Continue an interrupted sweep in `exp_dir` with its recorded space file and overrides:
     unfinished trials go on from their last checkpoint, missing ones are started, finished
-    ones are kept as they are."""
+    ones are kept as they are. With `num_samples`, the sweep then grows to that many trials in
+    the same study (`tuner.growth`)."""
+    from tuner.growth import growth_problems, resume_and_grow
+
     experiment = load_experiment(exp_dir)
     space = load_space_with(experiment.space_file, experiment.overrides)
+    problems = growth_problems(space, num_samples)
+    if problems:
+        raise ConfigError(problems, source=str(experiment.dir))
     with ray_session(address or space.address, preload=worker_preload(space)) as session:
         if announce is not None:
             announce(session, experiment)
-        from tuner.sweep import restore_tuner, run_tuner
-
-        return run_tuner(restore_tuner(space, experiment), experiment, space.num_samples, k)
+        return resume_and_grow(space, experiment, session.num_cpus, num_samples, k)
 
 
 def worker_preload(space: Any) -> tuple[str, ...]:

@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--resume",
         action="store_true",
-        help="continue the experiment of that name if its folder exists (else: refused)",
+        help="continue the experiment of that name if its folder exists (else: refused); "
+        "with --num-samples, grow it to that many trials",
     )
 
     validate = commands.add_parser("validate", help="check a space file without starting Ray")
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="continue an interrupted sweep")
     resume.add_argument("dir", help="experiment folder, e.g. results/quickstart")
     resume.add_argument("--address", help="Ray cluster (default: as the sweep was run)")
+    resume.add_argument(
+        "--num-samples", type=positive_int, help="grow the sweep to this many trials in all"
+    )
 
     best = commands.add_parser("best", help="print the top configs in the seed format")
     best.add_argument("dir", help="experiment folder, e.g. results/quickstart")
@@ -184,7 +188,11 @@ def _resume(args: argparse.Namespace) -> int:
     from tuner.api import resume
 
     _quiet_ray_and_optuna()
-    return _sweep(lambda announce: resume(args.dir, address=args.address, announce=announce))
+    return _sweep(
+        lambda announce: resume(
+            args.dir, address=args.address, announce=announce, num_samples=args.num_samples
+        )
+    )
 
 
 def _best(args: argparse.Namespace) -> int:

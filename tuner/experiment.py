@@ -39,6 +39,8 @@ class Experiment:
     mode: str
     max_t: int
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: trials the study held when the sweep was last grown (`tuner.growth`); 0 if never
+    grown_from: int = 0
 
     @property
     def name(self) -> str:

@@ -18,7 +18,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
-from tuner.asha import ResumableASHA, passed_rungs
+from tuner.asha import Passed, ResumableASHA, passed_rungs
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.population import (
@@ -81,10 +81,10 @@ def ray_trainable(space: Any) -> Any:
     return tune.with_resources(trainable, resources)
 
 
-def build_scheduler(space: Any) -> TrialScheduler:
-    """ASHA over `training_iteration` with `max_t = n_epochs` (`tuner.asha.ResumableASHA`), or
-    FIFO when `asha: null` (and for populations: their members' ASHA is
-    `tuner.population_asha`)."""
+def build_scheduler(space: Any, earlier: Passed | None = None) -> TrialScheduler:
+    """ASHA over `training_iteration` with `max_t = n_epochs` (`tuner.asha.ResumableASHA`, its
+    rungs holding the `earlier` trials of a grown sweep), or FIFO when `asha: null` (and for
+    populations: their members' ASHA is `tuner.population_asha`)."""
     if space.asha is None or space.population > 1:
         return FIFOScheduler()
     return ResumableASHA(
@@ -92,6 +92,7 @@ def build_scheduler(space: Any) -> TrialScheduler:
         max_t=space.n_epochs,
         grace_period=space.asha.grace_period,
         reduction_factor=space.asha.reduction_factor,
+        earlier=earlier,
     )
 
 
@@ -142,13 +143,16 @@ def default_concurrency(space: Any, cluster_cpus: float) -> int:
     return max(1, int(cluster_cpus // per_trial))
 
 
-def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune.Tuner:
-    """The `ray.tune.Tuner` for `space`, writing into `experiment.dir`."""
+def build_tuner(
+    space: Any, experiment: Experiment, cluster_cpus: float, earlier: Passed | None = None
+) -> tune.Tuner:
+    """The `ray.tune.Tuner` for `space`, writing into `experiment.dir` (`earlier`: the trials
+    of a grown sweep's study, for ASHA's rungs, see `tuner.growth`)."""
     tune_config = tune.TuneConfig(
         metric=space.metric,
         mode=space.mode,
         search_alg=build_searcher(space, experiment),
-        scheduler=build_scheduler(space),
+        scheduler=build_scheduler(space, earlier),
         num_samples=ray_trial_count(space.num_samples, space.population),
         max_concurrent_trials=default_concurrency(space, cluster_cpus),
         reuse_actors=True,
