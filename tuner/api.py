@@ -72,8 +72,8 @@ def run_space(
     exp_dir = experiment_dir(space.storage_path, space.name)
     if is_taken(exp_dir):
         if resume_existing:
-            address = given.get("address")
-            return resume(exp_dir, address=address, announce=announce, k=k, trust=trust)
+            address, num_samples = given.get("address"), given.get("num_samples")
+            return resume(exp_dir, address, announce, k, trust=trust, num_samples=num_samples)
         raise ConfigError([taken_problem(exp_dir)], source=str(path))
     problems = storage_problems(space.storage_path)
     if problems:
@@ -106,14 +106,18 @@ def resume(
     announce: Announce | None = None,
     k: int = 5,
     trust: bool = False,
+    num_samples: int | None = None,
 ) -> SweepOutcome:
     """Continue an interrupted sweep in `exp_dir` with its recorded space file and overrides:
     unfinished trials go on from their last checkpoint, missing ones are started, finished
     ones are kept as they are. Wherever the folder now is, the sweep writes into it alone.
+    With `num_samples`, the sweep then grows to that many trials in the same study
+    (`tuner.growth`).
 
     Before Ray starts, the folder's pickled state must be signed with this user's key
     (`tuner.trust`; `trust=True` signs it as it is instead) and its Optuna study must hold a
     record of every trial in Ray's saved state (`tuner.record_check`)."""
+    from tuner.growth import growth_problems, resume_and_grow
     from tuner.record_check import check_records
     from tuner.state_backup import trusted_state
 
@@ -121,14 +125,14 @@ def resume(
     trusted_state(experiment.dir, trust=trust)
     check_records(experiment.dir, experiment.load_study(), experiment.optuna_storage)
     space = load_space_with(experiment.space_file, experiment.overrides)
+    problems = growth_problems(space, num_samples)
+    if problems:
+        raise ConfigError(problems, source=str(experiment.dir))
     with ray_session(address or space.address, preload=worker_preload(space)) as session:
         if announce is not None:
             announce(session, experiment)
-        from tuner.sweep import restore_tuner, run_tuner
-
         with folder_in_use(experiment.dir):
-            tuner = restore_tuner(space, experiment)
-            return run_tuner(tuner, experiment, space.num_samples, k)
+            return resume_and_grow(space, experiment, session.num_cpus, num_samples, k)
 
 
 def _groups_of(space: Any) -> tuple[str, ...] | None:

@@ -8,6 +8,10 @@ record with later epochs from a life that no longer counts. `passed` (set on res
 study: Ray trial id -> the epochs and values it recorded) puts such a trial into every rung
 below its last recorded epoch with its recorded value there, as the first run had it, before
 Ray's rule runs; rungs at or after that epoch are judged as usual.
+
+A grown sweep (`tuner.growth`) is a new Ray run on the same study: `earlier` (the study's
+finished trials, same form) puts every earlier trial into each rung it reached, with its value
+there, before the first new trial is added, so new trials are judged against all of them.
 """
 
 from __future__ import annotations
@@ -26,9 +30,20 @@ Passed = dict[str, dict[int, float]]
 class ResumableASHA(ASHAScheduler):
     """`ASHAScheduler` plus `passed` (module docstring); without it, exactly Ray's ASHA."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, earlier: Passed | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.passed: Passed = {}
+        self.earlier: Passed = dict(earlier or {})
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        if self.earlier:  # metric and mode are known by now: the rungs store metric_op x value
+            earlier, self.earlier = self.earlier, {}
+            for bracket in getattr(self, "_brackets", []):
+                for milestone, recorded in getattr(bracket, "_rungs", []):  # noqa: SLF001
+                    for trial_id, values in earlier.items():
+                        if milestone in values:
+                            recorded.setdefault(trial_id, self._metric_op * values[milestone])
+        super().on_trial_add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         recorded_values = self.passed.pop(trial.trial_id, None)  # once, at its first result

@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--resume",
         action="store_true",
-        help="continue the experiment of that name if its folder exists (else: refused)",
+        help="continue the experiment of that name if its folder exists (else: refused); "
+        "with --num-samples, grow it to that many trials",
     )
     run.add_argument("--trust", action="store_true", help=_TRUST_HELP)
 
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("dir", help="experiment folder, e.g. results/quickstart")
     resume.add_argument("--address", help="Ray cluster (default: as the sweep was run)")
     resume.add_argument("--trust", action="store_true", help=_TRUST_HELP)
+    resume.add_argument(
+        "--num-samples", type=positive_int, help="grow the sweep to this many trials in all"
+    )
 
     best = commands.add_parser("best", help="print the top configs in the seed format")
     best.add_argument("dir", help="experiment folder, e.g. results/quickstart")
@@ -192,7 +196,13 @@ def _resume(args: argparse.Namespace) -> int:
 
     _quiet_ray_and_optuna()
     return _sweep(
-        lambda announce: resume(args.dir, address=args.address, announce=announce, trust=args.trust)
+        lambda announce: resume(
+            args.dir,
+            address=args.address,
+            announce=announce,
+            trust=args.trust,
+            num_samples=args.num_samples,
+        )
     )
 
 

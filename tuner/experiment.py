@@ -44,6 +44,8 @@ class Experiment:
     overrides: dict[str, Any] = field(default_factory=dict)
     #: the trainable's parameter groups, as the sweep resolved them (None: not recorded)
     group_names: tuple[str, ...] | None = None
+    #: trials the study held when the sweep was last grown (`tuner.growth`); 0 if never
+    grown_from: int = 0
 
     @property
     def name(self) -> str:

@@ -3,8 +3,10 @@
 - `plot_learning_curves`: the metric of every trial per epoch; COMPLETE trials in colour, PRUNED
   ones grey and dashed with an x where ASHA stopped them, FAIL ones red, the best one thick black;
 - `plot_metric_vs_params`: the last metric against each sampled number (lrs, multipliers, ...) and
-  each group's effective lr, log axes where the values are log-distributed;
-- `plot_importances`: Optuna's parameter importances as bars;
+  each group's effective lr, log axes where the values are log-distributed; COMPLETE trials blue
+  dots, PRUNED ones grey x (their value is from the epoch ASHA stopped them), the best a red star,
+  with a legend; every panel has both axes labelled;
+- `plot_importances`: Optuna's parameter importances as bars, with what they rest on;
 - `plot_message`: a placeholder with a sentence, where a plot cannot be drawn (too few trials).
 
 Every figure has a fixed size in pixels (`SIZE`, or `grid_size` for the panel grid).
@@ -13,6 +15,7 @@ Every figure has a fixed size in pixels (`SIZE`, or `grid_size` for the panel gr
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,12 +93,26 @@ def plot_learning_curves(
     return _save(figure, path)
 
 
-def _log_axis(axes: Any, which: str) -> None:
-    """A log axis labelled at 1, 2 and 5 times each power of ten (readable within a decade)."""
+def short_number(value: float) -> str:
+    """A tick label of at most 5 characters: `1e-4`, `3e-3`, `0.05`, `2`, `500`, `2e+04`."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if 1e-2 <= abs(value) < 1e4:
+        return f"{value:.2g}"
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _log_axis(axes: Any, which: str, crowded: bool = False) -> None:
+    """A log axis with short labels (`short_number`): at 1, 2 and 5 times each power of ten, or
+    1 and 3 on a small panel, only at powers of ten where the values span more than 2 decades."""
     getattr(axes, f"set_{which}scale")("log")
     axis = axes.xaxis if which == "x" else axes.yaxis
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    low, high = sorted(abs(v) for v in (axes.get_xlim() if which == "x" else axes.get_ylim()))
+    wide = low > 0 and high / low > 100
+    subs = (1.0,) if wide else (1.0, 3.0) if crowded else (1.0, 2.0, 5.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: short_number(value)))
     axis.set_minor_formatter(NullFormatter())
 
 
@@ -111,8 +128,8 @@ def plot_metric_vs_params(
 ) -> Path:
     """The last `metric` of every trial against each column in `columns` (name -> log x axis).
 
-    COMPLETE trials are filled blue dots, PRUNED ones hollow grey (their value is from an earlier
-    epoch), the best COMPLETE trial a red star.
+    COMPLETE trials are blue dots, PRUNED ones grey x (their value is from the epoch they were
+    stopped at), the best COMPLETE trial a red star; one legend for the figure.
     """
     names = list(columns)
     figure = _figure(*grid_size(len(names)))
@@ -121,24 +138,35 @@ def plot_metric_vs_params(
     finished = trials[done][y_col].dropna()
     best = None if finished.empty else finished.idxmin() if mode == "min" else finished.idxmax()
     log_y = wide_range(trials[y_col])
+    pruned = trials["state"] == "PRUNED"
     for index, name in enumerate(names, start=1):
         axes = figure.add_subplot(math.ceil(len(names) / COLUMNS), COLUMNS, index)
         x = pd.to_numeric(trials[name], errors="coerce")
-        pruned = trials["state"] == "PRUNED"
-        axes.scatter(x[pruned], trials[y_col][pruned], facecolors="none", edgecolors="0.5", s=25)
-        axes.scatter(x[done], trials[y_col][done], color="tab:blue", s=25)
+        axes.scatter(x[done], trials[y_col][done], color="tab:blue", s=25, label="complete")
+        axes.scatter(
+            x[pruned], trials[y_col][pruned], marker="x", color="0.55", s=30,
+            label="pruned (value when stopped)",
+        )  # fmt: skip
         if best is not None and np.isfinite(x[best]):
-            axes.scatter([x[best]], [trials[y_col][best]], marker="*", color="tab:red", s=150)
+            axes.scatter(
+                [x[best]], [trials[y_col][best]], marker="*", color="tab:red", s=150, label="best"
+            )
         if columns[name]:
-            _log_axis(axes, "x")
+            _log_axis(axes, "x", crowded=True)
         if log_y:
-            _log_axis(axes, "y")
-        title = f"{name} (effective)" if name.startswith("lr/") else name.removeprefix("param/")
-        axes.set_title(title, fontsize="small")
+            _log_axis(axes, "y", crowded=True)
+        label = f"effective lr {name[3:]}" if name.startswith("lr/") else name[6:]
+        axes.set_xlabel(label, fontsize="small")
+        if (index - 1) % COLUMNS == 0:
+            axes.set_ylabel(f"last {metric}", fontsize="small")
         axes.tick_params(labelsize="x-small")
         axes.grid(True, which="both", alpha=0.3)
-    figure.suptitle(f"last {metric} vs each sampled value (filled: complete, hollow: pruned)")
-    figure.tight_layout()
+        if index == 1:
+            handles, labels = axes.get_legend_handles_labels()
+    figure.suptitle(f"last {metric} of each trial against its sampled values", x=0.02, ha="left")
+    figure.tight_layout(rect=(0, 0, 1, 1 - 30 / figure.bbox.height))
+    if names:
+        figure.legend(handles, labels, loc="upper right", fontsize="x-small", ncols=3)
     return _save(figure, path)
 
 
@@ -149,7 +177,8 @@ def plot_importances(importances: Mapping[str, float], path: str | Path, note: s
     names = list(importances)[::-1]
     axes.barh(names, [float(importances[n]) for n in names], color="tab:blue")
     axes.set_xlabel("importance (sums to 1)")
-    axes.set_title(f"parameter importances\n{note}", fontsize="medium")
+    caption = "\n".join(textwrap.wrap(note, 80))
+    axes.set_title(f"parameter importances\n{caption}", fontsize="medium")
     axes.tick_params(axis="y", labelsize="small")
     axes.grid(True, axis="x", alpha=0.3)
     figure.tight_layout()

@@ -6,6 +6,10 @@ FILE is either a trainable config in the seed format (YAML or JSON: `learning_ra
 FILE` (the fixed settings merged with the first seeded sample) over the file's `n_epochs` and
 groups. Groups default to the DSR benchmark's; `--groups a,b,c` names others (e.g. the layer
 groups of a `layers:` config). Nothing trains, no model is built and Ray is never started.
+
+Epochs (and optimizer steps) count from 1, as the trainables report them and the report shows
+them: row 1 is the lr in force during the first epoch. (`trainables.lr.preview_lrs` indexes by
+the training loop's 0-based counter; `one_based` shifts its table.)
 """
 
 from __future__ import annotations
@@ -122,7 +126,19 @@ def preview_file(
         frame = _preview(config, budget, steps_per_epoch, groups or None)
     except ConfigError as error:
         raise error.with_source(source) from None
-    return Preview(source, what, dict(config), budget, steps_per_epoch, frame)
+    return Preview(source, what, dict(config), budget, steps_per_epoch, one_based(frame))
+
+
+def one_based(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (a `preview_lrs` table) with its epochs, steps and frozen epochs counted from 1."""
+    shifted = frame.copy()
+    shifted.index = shifted.index + 1
+    shifted.index.name = frame.index.name
+    if "epoch" in shifted.columns:
+        shifted["epoch"] = shifted["epoch"] + 1
+    frozen = frame.attrs.get("frozen", {})
+    shifted.attrs["frozen"] = {name: [e + 1 for e in epochs] for name, epochs in frozen.items()}
+    return shifted
 
 
 def preview_text(preview: Preview, fmt: str = "table", max_rows: int = MAX_TABLE_ROWS) -> str:
@@ -144,7 +160,7 @@ def preview_header(preview: Preview) -> str:
     shown = f"; lr_scheduling {json.dumps(schedule)}" if schedule is not None else ""
     return (
         f"lr of every group per {unit}: {preview.what}, n_epochs {preview.n_epochs}{steps}"
-        f"{shown} (frozen: 0; plateau rules shown without reductions)"
+        f"{shown} (epochs from 1; frozen: 0; plateau rules shown without reductions)"
     )
 
 

@@ -1,15 +1,19 @@
-"""`python -m tuner report DIR`: PNG plots and one self-contained `report.html` for a sweep.
+"""`python -m tuner report DIR`: one self-contained, interactive `report.html` and PNGs for papers.
 
     from tuner.report import write_report
     paths = write_report("results/quickstart", k=5)   # paths.html, paths.plots["..."]
 
-Plots (in `DIR/plots/`): `learning_curves.png` (every trial's metric per epoch, pruned ones
-marked), `metric_vs_params.png` (the metric against each sampled number and each group's
-effective lr, log axes where log-distributed), `lr_schedule_best.png` (the best trial's lr per
-group and epoch, as reported, else previewed from its config) and `importance.png` (Optuna's
-parameter importances). A plot that cannot be drawn (no COMPLETE trial, too few trials for
-importances, a trainable without LR groups) is a placeholder that says why, so the set of files
-is always the same. Needs no running Ray.
+`report.html` opens offline (plotly.js is inlined once, no CDN): the state counts, the top-k
+table and the best config first, then interactive figures: the learning curves by state,
+Optuna's views (optimization history, importances with the trials they rest on, slice, parallel
+coordinates, contour, intermediate values with pruned trials marked, timeline) and each group's
+lr per epoch of the top trials; then the PNGs, the settings and the space file.
+
+PNGs (in `DIR/plots/`, `tuner.plots`): `learning_curves.png`, `metric_vs_params.png` (one panel
+per sampled number and per group lr that is not a constant multiple of one already shown),
+`lr_schedule_best.png` and `importance.png`. A plot that cannot be drawn (no COMPLETE trial, too
+few trials, a trainable without LR groups) is a placeholder that says why, so the set of files
+is always the same. Epochs are 1-based, as the trainables report them. Needs no running Ray.
 """
 
 from __future__ import annotations
@@ -19,19 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from trainables.lr import ConfigError, LRSpec, preview_lrs
-from trainables.lr.preview_plot import plot_preview
 from tuner import plots
-from tuner._report_groups import uses_lr_library
+from tuner._report_figures import View, importance_note, numeric_params, study_views
 from tuner._report_html import render_report
+from tuner._report_lr import best_lr_table, top_lr_tables
+from tuner._report_png import draw_pngs
+from tuner._report_views import learning_curves_figure, lr_schedules_figure
 from tuner.export import top_trials, write_atomic
 from tuner.results import Results, load
-from tuner.searcher import CONFIG, RAY_TRIAL_ID
+from tuner.searcher import RAY_TRIAL_ID
 from tuner.sweep import state_counts
 
 PLOTS = ("learning_curves", "metric_vs_params", "lr_schedule_best", "importance")
@@ -70,9 +76,22 @@ def param_axes(results: Results) -> dict[str, bool]:
             if choices and all(_is_number(c) for c in choices):
                 axes[column] = plots.wide_range(choices)
     for column in (c for c in frame.columns if c.startswith("lr/")):
-        if frame[column].nunique() >= 2:
+        shown = [frame[c] for c in axes]
+        if frame[column].nunique() >= 2 and not any(scaled_copy(frame[column], s) for s in shown):
             axes[column] = True
     return axes
+
+
+def scaled_copy(values: pd.Series, other: pd.Series) -> bool:
+    """True when `values` is a constant multiple of `other` in every trial (the same points on
+    a log axis, only shifted: e.g. a group whose lr is the base lr times a fixed multiplier)."""
+    a = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    b = pd.to_numeric(other, errors="coerce").to_numpy(dtype=float)
+    both = np.isfinite(a) & np.isfinite(b) & (b != 0)
+    if both.sum() < 2 or (np.isfinite(a) != np.isfinite(b)).any():
+        return False
+    ratio = a[both] / b[both]
+    return bool(np.allclose(ratio, ratio[0], rtol=1e-9, atol=0.0))
 
 
 def importances_of(study: optuna.Study) -> tuple[dict[str, float], str]:
@@ -92,96 +111,63 @@ def importances_of(study: optuna.Study) -> tuple[dict[str, float], str]:
         return {}, f"Optuna could not compute importances: {error}"
     if not found:
         return {}, "no parameter was sampled in every COMPLETE trial"
-    note = f"fANOVA over {n_done} COMPLETE trials (parameters sampled in all of them)"
-    return {k: float(v) for k, v in found.items()}, note
+    return {k: float(v) for k, v in found.items()}, importance_note(n_done)
 
 
-def best_lr_table(results: Results) -> tuple[pd.DataFrame | None, str]:
-    """The best COMPLETE trial's lr per group (rows: 1-based epochs) and where it came from."""
+def interactive_views(results: Results, k: int, found: dict[str, float]) -> list[View]:
+    """The report's interactive figures, in page order (module docstring)."""
+    metric, curves = results.metric, results.curves
     best = top_trials(results.study, results.mode, 1)
-    if not best:
-        return None, "no COMPLETE trial"
-    trial = best[0]
-    ray_id = str(trial.user_attrs.get(RAY_TRIAL_ID, ""))
-    curves = results.curves
-    rows = curves[curves["trial_id"] == ray_id]
-    lr_cols = [c for c in rows.columns if c.startswith("lr/") and rows[c].notna().any()]
-    if lr_cols:
-        table = rows.set_index("epoch")[lr_cols]
-        table.columns = [c[3:].replace("/", ".") for c in lr_cols]
-        table.attrs["frozen"] = {
-            name: [int(e) for e in table.index[table[name] == 0]] for name in table.columns
-        }
-        return table, f"best trial {ray_id}: lr per group as reported each epoch"
-    config = trial.user_attrs.get(CONFIG, {})
-    if not uses_lr_library(config):
-        return None, f"best trial {ray_id} reported no lr and its config has no LR groups"
-    try:
-        spec = LRSpec.from_config(config, results.group_names)
-        n_epochs = int(config.get("n_epochs", results.experiment.max_t))
-        table = preview_lrs(spec, n_epochs)
-    except (ConfigError, TypeError, ValueError) as error:
-        return None, f"best trial {ray_id}: its lr schedule cannot be previewed ({error})"
-    table.index = table.index + 1  # as in the curves: epoch 1 is the first
-    frozen = table.attrs.get("frozen", {})
-    table.attrs["frozen"] = {name: [int(e) + 1 for e in epochs] for name, epochs in frozen.items()}
-    return table, f"best trial {ray_id}: lr per group previewed from its config"
-
-
-def _lr_plot(results: Results, path: Path) -> tuple[Path, str]:
-    table, source = best_lr_table(results)
-    if table is None:
-        return plots.plot_message(path, "lr schedule of the best trial", source), source
-    plot_preview(table, path, title=source)
-    return path, f"{source}; frozen epochs are gaps on a log axis"
+    best_id = str(best[0].user_attrs.get(RAY_TRIAL_ID, "")) if best else None
+    numeric = numeric_params(results.study)
+    ranked = [p for p in found if p in numeric] + [p for p in numeric if p not in found]
+    optuna_views = {v.name: v for v in study_views(results.study, metric, ranked)}
+    if curves.empty:
+        curves_view = View("learning_curves", f"{metric} per epoch", None, "no trial reported")
+    else:
+        curves_view = View(
+            "learning_curves",
+            f"{metric} per epoch, by state",
+            learning_curves_figure(curves, metric, best_id),
+            "click a state in the legend to hide it; x: where ASHA stopped a trial; "
+            "thick black: the best COMPLETE trial",
+        )
+    tables = top_lr_tables(results, k)
+    groups = list(dict.fromkeys(g for table in tables.values() for g in table.columns))
+    lr_view = View(
+        "lr_schedules",
+        f"lr per group and epoch of the top {len(tables)} trials",
+        lr_schedules_figure(tables, groups) if tables else None,
+        "as each trial reported it (previewed from its config where it reported none); "
+        "a gap on the log axis is a frozen epoch"
+        if tables
+        else "no COMPLETE trial with LR groups",
+    )
+    order = ("optimization_history", "importances", "slice", "parallel_coordinate", "contour")
+    rest = ("intermediate_values", "timeline")
+    return [
+        curves_view,
+        *(optuna_views[n] for n in order),
+        lr_view,
+        *(optuna_views[n] for n in rest),
+    ]
 
 
 def write_report(path: str | Path, k: int = 5) -> ReportPaths:
-    """Draw the plots into `DIR/plots/` and write `DIR/report.html` (see the module docstring)."""
+    """Draw the PNGs into `DIR/plots/` and write `DIR/report.html` (module docstring)."""
     results = load(path)
-    folder = results.dir / "plots"
-    metric = results.metric
-    out = {name: folder / f"{name}.png" for name in PLOTS}
-    best = top_trials(results.study, results.mode, 1)
-    best_id = str(best[0].user_attrs.get(RAY_TRIAL_ID, "")) if best else None
-    captions: dict[str, tuple[Path, str]] = {}
-
-    if results.curves.empty:
-        note = "no trial has reported a value yet"
-        plots.plot_message(out["learning_curves"], f"{metric} per epoch", note)
-    else:
-        plots.plot_learning_curves(results.curves, metric, out["learning_curves"], best_id)
-        note = (
-            f"{metric} per epoch; grey dashed: pruned by ASHA (x where stopped), red: failed, "
-            "thick black: the best COMPLETE trial"
-        )
-    captions["learning_curves"] = (out["learning_curves"], note)
-    axes = param_axes(results)
-    if axes:
-        plots.plot_metric_vs_params(
-            results.trials, metric, results.mode, axes, out["metric_vs_params"]
-        )
-        note = f"last {metric} against each sampled value and effective group lr"
-    else:
-        note = "no numeric parameter took more than one value"
-        plots.plot_message(out["metric_vs_params"], f"{metric} vs sampled values", note)
-    captions["metric_vs_params"] = (out["metric_vs_params"], note)
-    captions["lr_schedule_best"] = _lr_plot(results, out["lr_schedule_best"])
-    found, note = importances_of(results.study)
-    if found:
-        plots.plot_importances(found, out["importance"], note)
-    else:
-        plots.plot_message(out["importance"], "parameter importances", note)
-    captions["importance"] = (out["importance"], note)
-
+    out = {name: results.dir / "plots" / f"{name}.png" for name in PLOTS}
+    found, importance_text = importances_of(results.study)
+    captions = draw_pngs(results, out, param_axes(results), found, importance_text)
     top = results.best_trials(k)
     keep = [c for c in top.columns if not c.startswith("config/")]
     configs = results.best_configs(1)
     page = render_report(
-        title=f"sweep {results.experiment.name}: {metric} ({results.mode})",
+        title=f"sweep {results.experiment.name}: {results.metric} ({results.mode})",
         counts=state_counts(results.study),
         top=top[keep].dropna(axis=1, how="all"),
         best_config=configs[0] if configs else None,
+        views=interactive_views(results, k, found),
         plots=captions,
         settings=results.settings(),
         space_text=results.space_text,
@@ -190,4 +176,13 @@ def write_report(path: str | Path, k: int = 5) -> ReportPaths:
     return ReportPaths(html_path, out)
 
 
-__all__ = ["PLOTS", "ReportPaths", "best_lr_table", "importances_of", "param_axes", "write_report"]
+__all__ = [
+    "PLOTS",
+    "ReportPaths",
+    "best_lr_table",
+    "importances_of",
+    "interactive_views",
+    "param_axes",
+    "scaled_copy",
+    "write_report",
+]

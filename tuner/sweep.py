@@ -20,7 +20,7 @@ from ray.tune.search import ConcurrencyLimiter
 
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
-from tuner.asha import ResumableASHA, passed_rungs
+from tuner.asha import Passed, ResumableASHA, passed_rungs
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.population import (
@@ -87,10 +87,10 @@ def ray_trainable(space: Any, closed: Collection[str] = ()) -> Any:
     return tune.with_resources(trainable, resources)
 
 
-def build_scheduler(space: Any) -> TrialScheduler:
-    """ASHA over `training_iteration` with `max_t = n_epochs` (`tuner.asha.ResumableASHA`), or
-    FIFO when `asha: null` (and for populations: their members' ASHA is
-    `tuner.population_asha`)."""
+def build_scheduler(space: Any, earlier: Passed | None = None) -> TrialScheduler:
+    """ASHA over `training_iteration` with `max_t = n_epochs` (`tuner.asha.ResumableASHA`, its
+    rungs holding the `earlier` trials of a grown sweep), or FIFO when `asha: null` (and for
+    populations: their members' ASHA is `tuner.population_asha`)."""
     if space.asha is None or space.population > 1:
         return FIFOScheduler()
     return ResumableASHA(
@@ -99,6 +99,7 @@ def build_scheduler(space: Any) -> TrialScheduler:
         grace_period=space.asha.grace_period,
         reduction_factor=space.asha.reduction_factor,
         brackets=space.asha.brackets,
+        earlier=earlier,
     )
 
 
@@ -149,9 +150,12 @@ def default_concurrency(space: Any, cluster_cpus: float) -> int:
     return max(1, int(cluster_cpus // per_trial))
 
 
-def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune.Tuner:
+def build_tuner(
+    space: Any, experiment: Experiment, cluster_cpus: float, earlier: Passed | None = None
+) -> tune.Tuner:
     """The `ray.tune.Tuner` for `space`, writing into `experiment.dir` (its `tuner.pkl`
-    signed at once: `tuner.trust`). The searcher is wrapped as Ray would wrap it, in a
+    signed at once: `tuner.trust`; `earlier`: the trials of a grown sweep's study, for ASHA's
+    rungs, see `tuner.growth`). The searcher is wrapped as Ray would wrap it, in a
     `ConcurrencyLimiter` and a search generator, one that a moved folder's resume points at
     the folder in use (`tuner.relocation`)."""
     limited = ConcurrencyLimiter(
@@ -161,7 +165,7 @@ def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune
         metric=space.metric,
         mode=space.mode,
         search_alg=RelocatedSearch(limited),
-        scheduler=build_scheduler(space),
+        scheduler=build_scheduler(space, earlier),
         num_samples=ray_trial_count(space.num_samples, space.population),
         reuse_actors=True,
         trial_dirname_creator=trial_dirname,

@@ -51,20 +51,22 @@ def test_config_file_table_csv_and_png(tmp_path: Path, capsys: pytest.CaptureFix
     assert f"plot: {out}" in printed
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = printed.splitlines()
-    row = next(line.split() for line in lines if line.startswith("3 "))
-    # epoch 3: encoder 1e-3 x 0.5^3; decoder open since epoch 1; dsr.subjects 2e-2 x 0.5^3
-    assert row == ["3", "0.000125", "0.000125", "0.000375", "0.00025", "0.0025"]
+    row = next(line.split() for line in lines if line.startswith("4 "))
+    # epoch 4 (epochs count from 1): encoder 1e-3 x 0.5^3; decoder open since epoch 2;
+    # dsr.subjects 2e-2 x 0.5^3
+    assert row == ["4", "0.000125", "0.000125", "0.000375", "0.00025", "0.0025"]
 
     assert main(["preview", str(path), "--format", "csv", "--no-plot"]) == OK
     captured = capsys.readouterr()
     frame = _csv(captured.out, "epoch")  # stdout is pure CSV; the header went to stderr
     assert "per epoch" in captured.err
     expected = preview_config(config, n_epochs=10)
-    assert frame.equals(expected.rename_axis("epoch"))
-    for epoch in range(10):
-        want = 2e-2 * 0.5**epoch
+    assert list(frame.index) == list(range(1, 11))  # epochs count from 1, as trainables report
+    assert frame.equals(expected.set_axis(range(1, 11)).rename_axis("epoch"))
+    for epoch in range(1, 11):
+        want = 2e-2 * 0.5 ** (epoch - 1)
         assert math.isclose(frame.loc[epoch, "dsr.subjects"], want, rel_tol=1e-12)
-    assert (frame.loc[4:, "encoder.shared"] == 0).all() and frame.loc[0, "decoder.shared"] == 0
+    assert (frame.loc[5:, "encoder.shared"] == 0).all() and frame.loc[1, "decoder.shared"] == 0
 
 
 def test_step_wise_schedule_is_previewed_per_step(
@@ -79,15 +81,16 @@ def test_step_wise_schedule_is_previewed_per_step(
     argv = ["preview", str(path), "--steps-per-epoch", "5", "--format", "csv", "--no-plot"]
     assert main(argv) == OK
     frame = _csv(capsys.readouterr().out, "step")
-    assert list(frame.index) == list(range(20)) and list(frame["epoch"]) == [
-        s // 5 for s in range(20)
+    # steps and epochs count from 1: step s + 1 is the loop's optimizer step s (0-based)
+    assert list(frame.index) == list(range(1, 21)) and list(frame["epoch"]) == [
+        s // 5 + 1 for s in range(20)
     ]
     for step in (1, 6, 19):
         epoch = step // 5
         noam = math.sqrt(6) * min(step**-0.5, step * 6**-1.5)
         want = 0.0 if epoch >= 4 else 1e-3 * noam
-        assert math.isclose(frame.loc[step, "encoder.shared"], want, rel_tol=1e-12)
-        assert math.isclose(frame.loc[step, "dsr.subjects"], 2e-2 * noam, rel_tol=1e-12)
+        assert math.isclose(frame.loc[step + 1, "encoder.shared"], want, rel_tol=1e-12)
+        assert math.isclose(frame.loc[step + 1, "dsr.subjects"], 2e-2 * noam, rel_tol=1e-12)
 
 
 def test_space_file_previews_its_first_sample(
@@ -101,7 +104,8 @@ def test_space_file_previews_its_first_sample(
     space = load_space(SPACE)
     first = sample_configs(space, n=1, seed=0)[0]  # what `python -m tuner sample` prints first
     expected = preview_config(first, n_epochs=space.n_epochs, group_names=space.group_names())
-    assert _csv(captured.out, "epoch").equals(expected)
+    shown = _csv(captured.out, "epoch")
+    assert shown.equals(expected.set_axis(range(1, space.n_epochs + 1)).rename_axis("epoch"))
     assert main(["preview", str(SPACE), "--sample", "3", "--seed", "7", "--no-plot"]) == OK
     third = sample_configs(space, n=3, seed=7)[2]
     assert f"sample #3 (seed 7) of {SPACE}" in capsys.readouterr().out

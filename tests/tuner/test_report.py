@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 from PIL import Image
+from plotly.offline import get_plotlyjs
 
 from tests.tuner._results_sweep import copy_of, dsr_sweep
 from tests.tuner.spaces import toy_space
@@ -20,7 +21,7 @@ from trainables.lr.preview_plot import plot_preview
 from tuner import plots
 from tuner.cli import OK, main
 from tuner.experiment import create_experiment
-from tuner.report import PLOTS, best_lr_table, importances_of, write_report
+from tuner.report import PLOTS, best_lr_table, importances_of, param_axes, write_report
 from tuner.results import Results, load
 from tuner.searcher import CONFIG, RAY_TRIAL_ID
 from tuner.storage import open_storage
@@ -75,7 +76,13 @@ def test_plots_are_drawn_at_their_sizes(report: tuple[Results, str], tmp_path: P
         if c.startswith("param/") and pd.to_numeric(trials[c], errors="coerce").nunique() >= 2
     ]
     assert "param/learning_rate/lr" in varied and "param/lr_scheduling/name" not in varied
-    panels = len(varied) + 5
+    # a group whose lr is a fixed multiple of a panel already drawn gets none: the encoder's
+    # subjects share its shared multiplier, the decoder and dsr.shared take the base lr as is
+    assert [c for c in param_axes(results) if c.startswith("lr/")] == [
+        "lr/encoder/shared",
+        "lr/dsr/subjects",
+    ]
+    panels = len(varied) + 2
     assert Image.open(folder / "metric_vs_params.png").size == plots.grid_size(panels)
     table, source = best_lr_table(results)
     assert source.startswith(f"best trial {results.best_entries(1)[0]['trial_id']}: ")
@@ -121,7 +128,11 @@ def test_html_is_self_contained(report: tuple[Results, str]) -> None:
     assert len(images) == len(PLOTS)
     for encoded, name in zip(images, PLOTS, strict=True):
         assert base64.b64decode(encoded) == (results.dir / "plots" / f"{name}.png").read_bytes()
-    assert "http://" not in page and "https://" not in page
+    # nothing is fetched: plotly.js is inlined once, no script or stylesheet has a source
+    assert page.count(get_plotlyjs()) == 1
+    outside = page.replace(get_plotlyjs(), "")
+    assert "http://" not in outside and "https://" not in outside
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)=\"(?!data:)", page)
     top = [e["trial_id"] for e in results.best_entries(3)]
     positions = [page.index(f"<td>{trial_id}</td>") for trial_id in top]
     assert positions == sorted(positions)
