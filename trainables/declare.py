@@ -12,6 +12,7 @@ that declare themselves are accepted: a trainable (`@trainable`), a parameter-gr
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar, overload
 
@@ -85,6 +86,10 @@ def schedule(function: F) -> F:
 
 
 def declared_kind(obj: object) -> str | None:
-    """What `obj` declares itself as ('trainable', 'groups', 'schedule'), or None."""
-    kind = getattr(obj, KIND_ATTRIBUTE, None)
-    return kind if kind in KINDS else None
+    """What `obj` declares itself as ('trainable', 'groups', 'schedule'), or None.
+
+    Read without running any of `obj`'s code (`inspect.getattr_static`): a lazy-import stand-in
+    or an object whose `__getattr__` does something is not asked.
+    """
+    kind = inspect.getattr_static(obj, KIND_ATTRIBUTE, None)
+    return kind if isinstance(kind, str) and kind in KINDS else None

@@ -44,14 +44,14 @@ def declared_object(name: str, kind: str, path: str) -> tuple[Any, list[Problem]
         if error.name and (module_name + ".").startswith(error.name + "."):
             message = f"{name!r}: module {error.name!r} cannot be found"
             return None, [Problem(path, message, "check the module path and that it is installed")]
-        return None, [_import_failure(name, module_name, path, error)]
+        return None, [_failure(name, f"importing {module_name}", path, error)]
     except (Exception, SystemExit) as error:  # the module's own code failed
-        return None, [_import_failure(name, module_name, path, error)]
+        return None, [_failure(name, f"importing {module_name}", path, error)]
     try:
         obj = getattr(module, attribute, None)
         found = declared_kind(obj) if obj is not None else None
-    except Exception as error:  # a module `__getattr__` or a property that raises
-        return None, [_import_failure(name, module_name, path, error)]
+    except Exception as error:  # a module `__getattr__` or an object's that raises
+        return None, [_failure(name, f"reading {attribute} of {module_name}", path, error)]
     if found == kind:
         return obj, []
     return obj, [_undeclared(name, module, attribute, obj, kind, path)]
@@ -78,13 +78,17 @@ def refused_unimported(name: str, module_name: str, kind: str, path: str) -> lis
 
 
 def _undeclared(name: str, module: Any, attribute: str, obj: Any, kind: str, path: str) -> Problem:
-    declared = [n for n in dir(module) if _is_declared(getattr(module, n, None), kind)]
-    listed = ", ".join(bounded(n, 60) for n in sorted(declared)[:10]) or "none"
+    try:  # the module's own names only: `dir` and `getattr` would run a lazy `__getattr__`
+        own = dict(vars(module))
+    except TypeError:  # a module that replaced itself in `sys.modules` by another object
+        own = {}
+    declared = sorted(n for n, value in own.items() if _is_declared(value, kind))
+    listed = ", ".join(bounded(n, 60) for n in declared[:10]) or "none"
     if obj is None:
-        message = f"{name!r}: {module.__name__} has no {attribute!r}"
+        message = f"{name!r}: {name.split(':')[0]} has no {attribute!r}"
         return Problem(path, message, f"its @{kind} functions: {listed}")
     if not callable(obj):
-        message = f"{name!r} is a {type(obj).__name__}, not a function"
+        message = f"{name!r} is not a function (its type: {type(obj).__name__})"
         return Problem(path, message, f"its @{kind} functions: {listed}")
     message = f"{name!r} does not declare itself a {kind}"
     return Problem(path, message, f"{_FIX.format(kind=kind)}, or name a registered one")
@@ -97,7 +101,7 @@ def _is_declared(obj: Any, kind: str) -> bool:
         return False
 
 
-def _import_failure(name: str, module_name: str, path: str, error: BaseException) -> Problem:
+def _failure(name: str, doing: str, path: str, error: BaseException) -> Problem:
     """A problem naming what failed in the module and where: its own file and line."""
     said = error.msg if isinstance(error, SyntaxError) else error  # without its location
     reason = bounded(" ".join(f"{type(error).__name__}: {said}".split()), 300)
@@ -107,6 +111,6 @@ def _import_failure(name: str, module_name: str, path: str, error: BaseException
         frames = traceback.extract_tb(error.__traceback__)
         own = [f for f in frames if f.name == "<module>" and not f.filename.startswith("<")]
         frame = (own or frames or [None])[-1]
-        where = f"{frame.filename}, line {frame.lineno}" if frame else module_name
-    message = f"{name!r}: importing {module_name} failed with {reason} (at {bounded(where, 200)})"
+        where = f"{frame.filename}, line {frame.lineno}" if frame else "unknown"
+    message = f"{name!r}: {doing} failed with {reason} (at {bounded(where, 200)})"
     return Problem(path, message, "fix that module (it is imported to check the space file)")

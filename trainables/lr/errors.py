@@ -59,7 +59,7 @@ class ConfigError(TunerError, ValueError):
     def __init__(self, problems: Sequence[Problem], source: str = "config") -> None:
         self.problems = tuple(problems)
         self.source = source
-        where = bounded(source, MAX_PATH)
+        where = bounded(source, 4096)  # a file name as given (the system's PATH_MAX)
         lines = [f"{where}: {p}" for p in self.problems[:MAX_SHOWN]]
         if len(self.problems) > MAX_SHOWN:
             more = len(self.problems) - MAX_SHOWN
