@@ -118,8 +118,9 @@ def resume(
     from tuner.state_backup import trusted_state
 
     experiment = load_experiment(exp_dir)
+    study = experiment.load_study()  # read-only: a missing or damaged journal is named first
     trusted_state(experiment.dir, trust=trust)
-    check_records(experiment.dir, experiment.load_study(), experiment.optuna_storage)
+    check_records(experiment.dir, study, experiment.optuna_storage)
     space = load_space_with(experiment.space_file, experiment.overrides)
     with ray_session(address or space.address, preload=worker_preload(space)) as session:
         if announce is not None:
