@@ -122,8 +122,9 @@ def resume(
     from tuner.state_backup import trusted_state
 
     experiment = load_experiment(exp_dir)
+    study = experiment.load_study()  # read-only: a missing or damaged journal is named first
     trusted_state(experiment.dir, trust=trust)
-    check_records(experiment.dir, experiment.load_study(), experiment.optuna_storage)
+    check_records(experiment.dir, study, experiment.optuna_storage)
     space = load_space_with(experiment.space_file, experiment.overrides)
     problems = growth_problems(space, num_samples)
     if problems:
