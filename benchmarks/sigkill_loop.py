@@ -12,20 +12,22 @@ The exit code is 0 only when every run passed.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TEST = (
-    "tests/tuner/test_reliability_driver.py::test_sigkilled_driver_resumes_to_a_complete_record"
-)
+TEST = "tests/tuner/test_reliability_driver.py::test_sigkilled_driver_resumes_to_a_complete_record"
 
 
 def run_once(timeout: float) -> tuple[bool, float, str]:
     """One pytest run of the test: (passed, seconds, output)."""
+    basetemp = tempfile.mkdtemp(prefix="sigkill_loop_")  # its own, removed after the run
     command = [sys.executable, "-m", "pytest", TEST, "-x", "-q", "-p", "no:cacheprovider"]
+    command.append(f"--basetemp={basetemp}")
     start = time.monotonic()
     try:
         done = subprocess.run(
@@ -34,6 +36,8 @@ def run_once(timeout: float) -> tuple[bool, float, str]:
         passed, output = done.returncode == 0, done.stdout + done.stderr
     except subprocess.TimeoutExpired as expired:
         passed, output = False, f"timed out after {timeout:g} s\n{expired.stdout or ''}"
+    finally:
+        shutil.rmtree(basetemp, ignore_errors=True)
     return passed, time.monotonic() - start, output
 
 
@@ -42,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="how many runs (default 30)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per run")
     parser.add_argument("--log", type=Path, help="append each run's line (and failures) here")
+    parser.add_argument("--label", default="", help="a name for this loop in its log lines")
     args = parser.parse_args(argv)
 
     def say(text: str) -> None:
@@ -56,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         passed, seconds, output = run_once(args.timeout)
         durations.append(seconds)
         failures += not passed
-        say(f"run {index}/{args.runs}: {'pass' if passed else 'FAIL'} in {seconds:.1f} s")
+        verdict = "pass" if passed else "FAIL"
+        say(f"{args.label}run {index}/{args.runs}: {verdict} in {seconds:.1f} s ({time.ctime()})")
         if not passed:
             say(output[-6000:])
     mean = sum(durations) / len(durations)

@@ -5,7 +5,8 @@ through `trainables.reporting.RayReporter`, read back with `weights_only=True`) 
 `checkpoint_every` epochs and resumes after the last one. Every attempt appends the epoch it
 starts at to `<attempts_dir>/<x>.txt`, so a test sees how often and from where a trial ran.
 Failure knobs (all from epoch 2): `raise_below` raises a RuntimeError, `diverge_above` raises
-`TrainingDiverged`, `nan_above` reports NaN.
+`TrainingDiverged`, `nan_above` reports NaN; `raise_if_exists` (a path) raises a RuntimeError at
+any epoch while that file exists (a fault a test switches on between a crash and a resume).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def trainable(config: dict[str, Any]) -> None:
     every = int(config.get("checkpoint_every") or 1)
     for epoch in range(start, int(config["n_epochs"]) + 1):
         time.sleep(float(config.get("sleep", 0.0)))
+        if config.get("raise_if_exists") and os.path.exists(config["raise_if_exists"]):
+            raise RuntimeError(f"toy trainable fails on purpose ({config['raise_if_exists']})")
         if epoch >= 2 and x < float(config.get("raise_below", -math.inf)):
             raise RuntimeError(f"toy trainable fails on purpose (x={x})")
         if epoch >= 2 and x > float(config.get("diverge_above", math.inf)):
