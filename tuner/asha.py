@@ -7,7 +7,8 @@ restart: a trial the study shows past rung 4 could be stopped at epoch 3, leavin
 record with later epochs from a life that no longer counts. `passed` (set on restore from the
 study: Ray trial id -> the epochs and values it recorded) puts such a trial into every rung
 below its last recorded epoch with its recorded value there, as the first run had it, before
-Ray's rule runs; rungs at or after that epoch are judged as usual.
+Ray's rule runs; rungs at or after that epoch are judged as usual. The rungs are Ray's private
+state: with the patches off (`tuner.ray_patches`) this is exactly Ray's ASHA.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler
 
+from tuner.ray_patches import patches_enabled
 from tuner.searcher import RAY_TRIAL_ID
 
 #: Ray trial id -> {epoch: metric value} of what its Optuna record holds
@@ -32,14 +34,19 @@ class ResumableASHA(ASHAScheduler):
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         recorded_values = self.passed.pop(trial.trial_id, None)  # once, at its first result
-        bracket = self._trial_info.get(trial.trial_id)
-        if recorded_values and bracket is not None:
+        if recorded_values and patches_enabled():
+            self._put_back(trial.trial_id, recorded_values)
+        return super().on_trial_result(tune_controller, trial, result)
+
+    def _put_back(self, trial_id: str, recorded_values: dict[int, float]) -> None:
+        """Enter `trial_id` into its bracket's rungs below its last recorded epoch."""
+        bracket = self._trial_info.get(trial_id)  # noqa: SLF001
+        if bracket is not None:
             last = max(recorded_values)
             for milestone, recorded in bracket._rungs:  # noqa: SLF001 (Ray 2.60's rungs)
                 value = recorded_values.get(milestone)
-                if milestone < last and value is not None and trial.trial_id not in recorded:
-                    recorded[trial.trial_id] = self._metric_op * value
-        return super().on_trial_result(tune_controller, trial, result)
+                if milestone < last and value is not None and trial_id not in recorded:
+                    recorded[trial_id] = self._metric_op * value
 
 
 def passed_rungs(records: Iterable[Any]) -> Passed:

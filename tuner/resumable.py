@@ -14,6 +14,10 @@ abandoned run are written again: before that, their marker is removed, so a mark
 describes the files beside it. Where Ray's bookkeeping still names a deleted checkpoint, an
 empty folder holding `PLACEHOLDER` stands in for it, so that Ray's rotation can delete it later
 (deleting a missing folder raises in Ray); a restore treats it as missing.
+
+This overrides private parts of Ray's function trainable, so it applies only when
+`tuner.ray_patches` allows; otherwise the trainable is Ray's own and a trial whose named
+checkpoint is gone fails with Ray's error, as in stock Ray.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from typing import Any
 import pyarrow.fs
 from ray.air.constants import TRAINING_ITERATION
 from ray.train import Checkpoint
-from ray.train._internal.session import _TrainingResult
 from ray.tune.result import TIME_TOTAL_S
-from ray.tune.trainable.function_trainable import FunctionTrainable, wrap_function
+
+from tuner.ray_patches import patches_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +123,18 @@ def _drop_stale_marker(fs: pyarrow.fs.FileSystem, beside: str, index: int) -> No
         pass
 
 
-def resumable_trainable(function: Callable[[dict], Any]) -> type[FunctionTrainable]:
+def resumable_trainable(function: Callable[[dict], Any]) -> Any:
     """`function` as Ray's function trainable whose checkpoints carry `MARKER`, resuming from
-    its newest intact checkpoint when the one Ray names is gone.
+    its newest intact checkpoint when the one Ray names is gone (`function` itself, for Ray to
+    wrap as usual, with the patches off).
 
     Example: `tune.with_resources(resumable_trainable(train), {"cpu": 1})`.
     """
+    if not patches_enabled():
+        return function
+    from ray.train._internal.session import _TrainingResult
+    from ray.tune.trainable.function_trainable import wrap_function
+
     base = wrap_function(function)
 
     class ResumableTrainable(base):
