@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ray.tune.execution.class_cache import DEFAULT_ENV_VARS
 
+from tests.tuner.patched_side import patched_side
 from tests.tuner.spaces import toy_space
 from tuner.local_ray import TUNE_ACTOR_ENV_VARS
 from tuner.ray_patches import STOCK_ENV
@@ -47,6 +48,7 @@ def test_tune_actor_variables_are_all_set_for_the_local_ray() -> None:
     assert DEFAULT_ENV_VARS.items() <= TUNE_ACTOR_ENV_VARS.items()
 
 
+@patched_side
 def test_local_sweep_runs_on_the_prestarted_preloaded_workers(
     tmp_path: Path, results_dir: Path
 ) -> None:
@@ -134,6 +136,7 @@ print(json.dumps({"plain": plain, "with_env": with_env}))
 """
 
 
+@patched_side
 def test_workers_with_a_runtime_env_start_as_ray_starts_them() -> None:
     """A task with a runtime env gets it (its worker is exec'd by Ray's own code, with the
     preload); a task without one runs on a worker started in one interpreter."""
