@@ -104,8 +104,11 @@ def write_section(title: str, body: str, path: Path = BENCHMARKS_MD) -> None:
     path.write_text("\n".join(lines).rstrip("\n") + "\n")
 
 
-def timed_run(args: Sequence[str], log: Path, timeout: float = 3600) -> float:
-    """Run `python args...` in a fresh process (output to `log`); its wall time in seconds.
+def timed_run(
+    args: Sequence[str], log: Path, timeout: float = 3600, env: dict[str, str] | None = None
+) -> float:
+    """Run `python args...` in a fresh process (output to `log`), with `env` added to its
+    environment; its wall time in seconds.
 
     Raises `RuntimeError` with the log's tail when the process fails.
     """
@@ -115,7 +118,7 @@ def timed_run(args: Sequence[str], log: Path, timeout: float = 3600) -> float:
             [sys.executable, *args],
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env=ray_environment(),
+            env={**ray_environment(), **(env or {})},
             cwd=ROOT,
             timeout=timeout,
         )

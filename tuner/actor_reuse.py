@@ -10,7 +10,8 @@ of them used). `actors_kept_while_starting()` changes one decision of Tune's con
 pending trial whose own actor already holds its resources (its process is starting) keeps it;
 the freed actor goes to a pending trial whose actor still waits for resources (taking over that
 request costs nothing), or stays cached for the next new trial. Trials waiting for resources are
-served exactly as before, so no trial waits for resources a cached actor holds.
+served exactly as before, so no trial waits for resources a cached actor holds. It reads Tune's
+private controller state, so it runs only when `tuner.ray_patches` allows (else stock Tune).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from tuner.ray_patches import patches_enabled
 
 
 def _launched(controller: Any, trial: Any) -> bool:
@@ -40,6 +43,9 @@ def _waiting_for_resources(controller: Any, like: Any) -> Any | None:
 @contextmanager
 def actors_kept_while_starting() -> Iterator[None]:
     """Within the block, Tune's controllers reuse cached actors as described above."""
+    if not patches_enabled():
+        yield
+        return
     from ray.tune.execution.tune_controller import TuneController
 
     reuse = TuneController._maybe_reuse_cached_actor  # noqa: SLF001

@@ -12,6 +12,9 @@ Ray's rule runs; rungs at or after that epoch are judged as usual.
 A grown sweep (`tuner.growth`) is a new Ray run on the same study: `earlier` (the study's
 finished trials, same form) puts every earlier trial into each rung it reached, with its value
 there, before the first new trial is added, so new trials are judged against all of them.
+
+The rungs are Ray's private state: with the patches off (`tuner.ray_patches`) neither applies
+and this is exactly Ray's ASHA.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler
 
+from tuner.ray_patches import patches_enabled
 from tuner.searcher import RAY_TRIAL_ID
 
 #: Ray trial id -> {epoch: metric value} of what its Optuna record holds
@@ -36,7 +40,7 @@ class ResumableASHA(ASHAScheduler):
         self.earlier: Passed = dict(earlier or {})
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        if self.earlier:  # metric and mode are known by now: the rungs store metric_op x value
+        if self.earlier and patches_enabled():  # metric and mode are known by now: the rungs store metric_op x value
             earlier, self.earlier = self.earlier, {}
             for bracket in getattr(self, "_brackets", []):
                 for milestone, recorded in getattr(bracket, "_rungs", []):  # noqa: SLF001
@@ -47,14 +51,19 @@ class ResumableASHA(ASHAScheduler):
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         recorded_values = self.passed.pop(trial.trial_id, None)  # once, at its first result
-        bracket = self._trial_info.get(trial.trial_id)
-        if recorded_values and bracket is not None:
+        if recorded_values and patches_enabled():
+            self._put_back(trial.trial_id, recorded_values)
+        return super().on_trial_result(tune_controller, trial, result)
+
+    def _put_back(self, trial_id: str, recorded_values: dict[int, float]) -> None:
+        """Enter `trial_id` into its bracket's rungs below its last recorded epoch."""
+        bracket = self._trial_info.get(trial_id)  # noqa: SLF001
+        if bracket is not None:
             last = max(recorded_values)
             for milestone, recorded in bracket._rungs:  # noqa: SLF001 (Ray 2.60's rungs)
                 value = recorded_values.get(milestone)
-                if milestone < last and value is not None and trial.trial_id not in recorded:
-                    recorded[trial.trial_id] = self._metric_op * value
-        return super().on_trial_result(tune_controller, trial, result)
+                if milestone < last and value is not None and trial_id not in recorded:
+                    recorded[trial_id] = self._metric_op * value
 
 
 def passed_rungs(records: Iterable[Any]) -> Passed:

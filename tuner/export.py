@@ -6,11 +6,13 @@ per-trial logs in the folder, so exporting needs no running Ray. One row per tri
 order, with a fixed column order:
 
     trial_id, number, state, epochs, best/<metric>, last/<metric>, duration_s,
+    node, started_at, train_s,
     lr/<component>/<level>..., param/<optuna name>..., config/<a>/<b>...
 
 `epochs` is the last epoch reported, `best/<metric>` the best finite value over all epochs,
-`last/<metric>` the value of the last epoch, `duration_s` the wall time. `lr/...` is each group's
-effective base lr derived from the config with the LR library (group order; absent when the
+`last/<metric>` the value of the last epoch, `duration_s` the wall time; `node`, `started_at`,
+`train_s` (time inside the trainable) come from Ray's logs (`tuner.trial_runs`). `lr/...` is each
+group's effective base lr derived from the config with the LR library (group order; absent when the
 trainable does not use it), `param/...` the values Optuna sampled (multipliers included, sorted).
 Config columns are flattened with `/`, sorted; lists and values of mixed types are stored as JSON
 text so every column has one type. Every file is written to a temporary name, then renamed.
@@ -35,6 +37,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tuner._report_curves import curves_to_frame
 from tuner._report_groups import effective_lrs, experiment_groups
 from tuner.searcher import CONFIG, RAY_TRIAL_ID
+from tuner.trial_runs import RUN_COLUMNS, run_columns, trial_runs
 
 BASE_COLUMNS = ("trial_id", "number", "state", "epochs")
 
@@ -121,12 +124,17 @@ def _lr_columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def trials_to_frame(
-    study: optuna.Study, metric: str, mode: str, group_names: Sequence[str] | None = None
+    study: optuna.Study,
+    metric: str,
+    mode: str,
+    group_names: Sequence[str] | None = None,
+    runs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Every trial of `study` as one row, columns in the fixed order described above.
 
     `group_names` are the trainable's groups for the derived `lr/...` columns (default: the
-    config's `groups:` keys, else the seed's five groups).
+    config's `groups:` keys, else the seed's five groups); `runs` what `tuner.trial_runs`
+    read from the experiment folder (none: the run columns are empty).
     """
     rows = [trial_row(t, metric, mode, group_names) for t in study.get_trials(deepcopy=False)]
     fixed = [*BASE_COLUMNS, f"best/{metric}", f"last/{metric}", "duration_s"]
@@ -135,6 +143,10 @@ def trials_to_frame(
     frame = pd.DataFrame(rows, columns=[*fixed, *_lr_columns(rows), *params, *config_cols])
     for col in [*params, *config_cols]:
         frame[col] = _uniform_column(frame[col])
+    ran = run_columns(frame["trial_id"], runs or {})
+    at = len(fixed)
+    for offset, col in enumerate(RUN_COLUMNS):
+        frame.insert(at + offset, col, ran[col])
     return frame.sort_values("number", kind="stable").reset_index(drop=True)
 
 
@@ -200,7 +212,7 @@ def write_exports(
     exp_dir = Path(exp_dir)
     if group_names is None:
         group_names = experiment_groups(exp_dir)
-    frame = trials_to_frame(study, metric, mode, group_names)
+    frame = trials_to_frame(study, metric, mode, group_names, trial_runs(exp_dir))
     curves = curves_to_frame(exp_dir, study, metric)
     paths = ExportPaths(
         exp_dir / "trials.csv",

@@ -20,6 +20,9 @@ class cache do, so `lean_local_ray()` sets them for a Ray started inside its blo
   ones idled and were then killed. A local Ray's workers inherit the environment the driver had
   when it started Ray, so those variables are set in it for `ray.init` and the actors get no
   runtime env of their own.
+
+All of it reaches into Ray's private code, so it runs only when `tuner.ray_patches` finds that
+code as it was written for; otherwise the blocks change nothing (stock Ray).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tuner.ray_patches import patches_enabled
 
 #: the modules a worker imports before taking work, comma-separated (read by the worker script)
 PRELOAD_ENV = "TUNER_WORKER_PRELOAD"
@@ -41,11 +46,15 @@ TUNE_ACTOR_ENV_VARS = {"PL_DISABLE_FORK": "1"}
 
 
 @contextmanager
-def lean_local_ray(preload: Sequence[str] = ()) -> Iterator[None]:
-    """A local Ray started inside the block (`ray.init(address="local",
-    _system_config=LEAN_SYSTEM_CONFIG, ...)`) is lean, as the module docstring says; `preload`
-    names the modules its workers import before taking work. Ray's processes inherit
-    `TUNE_ACTOR_ENV_VARS`; `ray_session` runs its trials in `actors_on_prestarted_workers()`."""
+def lean_local_ray(preload: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    """A local Ray started inside the block with the options it yields (`ray.init(
+    address="local", **options, ...)`) is lean, as the module docstring says; `preload` names
+    the modules its workers import before taking work. Ray's processes inherit
+    `TUNE_ACTOR_ENV_VARS`; `ray_session` runs its trials in `actors_on_prestarted_workers()`.
+    With the patches off (`tuner.ray_patches`) it yields no options and changes nothing."""
+    if not patches_enabled():
+        yield {}
+        return
     from ray._private import node, parameter
 
     original_params = parameter.RayParams.__init__
@@ -61,7 +70,7 @@ def lean_local_ray(preload: Sequence[str] = ()) -> Iterator[None]:
     node.Node.start_api_server = lambda self, **kwargs: None
     try:
         with _environment({**TUNE_ACTOR_ENV_VARS, PRELOAD_ENV: ",".join(preload)}):
-            yield
+            yield {"_system_config": LEAN_SYSTEM_CONFIG}
     finally:
         parameter.RayParams.__init__ = original_params
         node.Node.start_api_server = original_api_server
@@ -72,7 +81,10 @@ def actors_on_prestarted_workers() -> Iterator[None]:
     """Within the block, Tune creates trainable actors without a runtime env, so they start on
     the idle (prestarted) workers of a Ray started by `lean_local_ray`, whose environment
     already holds what that runtime env would set. Only for that Ray: a cluster's other nodes
-    do not inherit the driver's environment."""
+    do not inherit the driver's environment. Stock Tune with the patches off."""
+    if not patches_enabled():
+        yield
+        return
     import ray
     from ray.tune.execution import class_cache
 

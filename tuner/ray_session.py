@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tuner.local_ray import LEAN_SYSTEM_CONFIG, actors_on_prestarted_workers, lean_local_ray
+from tuner.local_ray import actors_on_prestarted_workers, lean_local_ray
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
@@ -77,14 +77,14 @@ def ray_session(
             ray.shutdown()
         return
     pin_loopback()
-    with lean_local_ray(preload):
+    with lean_local_ray(preload) as lean_options:
         ray.init(
             address="local",
             include_dashboard=False,
             num_cpus=num_cpus or os.cpu_count() or 1,
             configure_logging=False,
             log_to_driver=False,  # trial errors still reach the driver; worker chatter not
-            _system_config=LEAN_SYSTEM_CONFIG,
+            **lean_options,
         )
         try:
             with actors_on_prestarted_workers():

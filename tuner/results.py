@@ -28,6 +28,7 @@ from tuner._report_groups import experiment_groups
 from tuner.experiment import Experiment, load_experiment
 from tuner.export import ExportPaths, best_configs, best_configs_yaml, trials_to_frame
 from tuner.export import write_exports as _write_exports
+from tuner.trial_runs import trial_runs
 
 #: `python -m tuner best --format` choices
 FORMATS = ("yaml", "json", "table")
@@ -65,7 +66,9 @@ class Results:
     def trials(self) -> pd.DataFrame:
         """One row per trial in Optuna order: ids, state, epochs, best/last metric, wall time,
         effective group lrs, sampled params, the config flattened with `/`."""
-        return trials_to_frame(self.study, self.metric, self.mode, self.group_names)
+        return trials_to_frame(
+            self.study, self.metric, self.mode, self.group_names, trial_runs(self.dir)
+        )
 
     @cached_property
     def curves(self) -> pd.DataFrame:

@@ -24,6 +24,11 @@ empty folder holding `PLACEHOLDER` stands in for it, so that Ray's rotation can 
 On `resume`, the Ray trials whose Optuna record is finished already (`closed`: a trial that
 ended after Ray's last snapshot, or failed while Ray could not save its state) end at once:
 they are never run again, so no record is contradicted by a curve run on past its verdict.
+
+The checkpoint fallback and the replay override private parts of Ray's function trainable, so
+they apply only when `tuner.ray_patches` allows; otherwise the trainable is Ray's own (closed
+trials still end at once) and a trial whose named checkpoint is gone fails with Ray's error, as
+in stock Ray.
 """
 
 from __future__ import annotations
@@ -38,9 +43,7 @@ from typing import Any
 import pyarrow.fs
 from ray.air.constants import TRAINING_ITERATION
 from ray.train import Checkpoint
-from ray.train._internal.session import _TrainingResult
 from ray.tune.result import SHOULD_CHECKPOINT, TIME_THIS_ITER_S, TIME_TOTAL_S
-from ray.tune.trainable.function_trainable import FunctionTrainable, wrap_function
 
 from tuner.checkpoint_marker import (
     MARKER,
@@ -51,6 +54,7 @@ from tuner.checkpoint_marker import (
     usable,
     write_marker,
 )
+from tuner.ray_patches import patches_enabled
 
 __all__ = [
     "MARKER",
@@ -100,7 +104,7 @@ def _skipping(function: Callable[[dict], Any], closed: Collection[str]) -> Calla
 
 def resumable_trainable(
     function: Callable[[dict], Any], closed: Collection[str] = (), replay: bool = True
-) -> type[FunctionTrainable]:
+) -> Any:
     """`function` as Ray's function trainable whose checkpoints carry `MARKER`, resuming from
     its newest intact checkpoint when the one Ray names is gone or damaged.
 
@@ -109,9 +113,16 @@ def resumable_trainable(
     the one Ray names first gives the driver that checkpoint's own result again (off for
     functions that do so themselves, as a population does).
 
+    With the patches off it is `function` itself (with `closed` skipped), for Ray to wrap.
+
     Example: `tune.with_resources(resumable_trainable(train), {"cpu": 1})`.
     """
     closed = frozenset(closed)
+    if not patches_enabled():
+        return _skipping(function, closed)
+    from ray.train._internal.session import _TrainingResult
+    from ray.tune.trainable.function_trainable import wrap_function
+
     base = wrap_function(_skipping(function, closed))
 
     class ResumableTrainable(base):

@@ -6,7 +6,7 @@ does it four to five times (creating it, validating it, sizing its resources, st
 actor). `remembered_trainables()` keeps the classes the driver has read during a sweep: the
 registry entry of a name does not change while the sweep runs (the Tuner registers it once,
 before `fit`), and the class object, now the same for every trial, also lets Tune's own
-actor-class cache hit.
+actor-class cache hit. Ray's registry object is private: only when `tuner.ray_patches` allows.
 """
 
 from __future__ import annotations
@@ -15,10 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tuner.ray_patches import patches_enabled
+
 
 @contextmanager
 def remembered_trainables() -> Iterator[None]:
     """Within the block, the driver reads each trainable class from Ray's registry once."""
+    if not patches_enabled():
+        yield
+        return
     from ray.tune import registry
 
     store = registry._global_registry  # noqa: SLF001 (the module's single registry)

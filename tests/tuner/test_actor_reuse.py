@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from tests.tuner.patched_side import patched_side
 from tests.tuner.spaces import ray_curves, toy_space
 from tuner.api import run_space
 
@@ -22,6 +23,7 @@ def _worker_logs() -> set[str]:
     return {p.name for p in logs.glob("worker-*.out")}
 
 
+@patched_side
 @pytest.mark.slow
 def test_short_trials_start_no_actor_in_vain(
     ray_local: None, tmp_path: Path, results_dir: Path

@@ -9,6 +9,7 @@ import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
+from tests.tuner.patched_side import patched_side
 from tuner.asha import ResumableASHA, passed_rungs
 from tuner.searcher import RAY_TRIAL_ID
 
@@ -47,6 +48,7 @@ def test_rays_asha_stops_a_resumed_trial_at_a_rung_it_had_passed() -> None:
     assert restarted_run(scheduler(ASHAScheduler))[0] == STOP  # what the subclass prevents
 
 
+@patched_side
 def test_resumed_trial_keeps_the_rungs_it_had_passed() -> None:
     asha = scheduler(ResumableASHA)
     # its record: epochs 1-5, so it had passed rung 2 (with 0.3) and rung 4 (with 0.25)
@@ -57,6 +59,7 @@ def test_resumed_trial_keeps_the_rungs_it_had_passed() -> None:
     assert asha.passed == {}  # used once, at the trial's first result
 
 
+@patched_side
 def test_rung_at_the_last_recorded_epoch_is_judged_again() -> None:
     asha = scheduler(ResumableASHA)
     # recorded up to epoch 2 only: the decision at rung 2 may not have been made

@@ -4,14 +4,17 @@ workers Ray prestarts, which import the trainable before the first trial."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from ray.tune.execution.class_cache import DEFAULT_ENV_VARS
 
+from tests.tuner.patched_side import patched_side
 from tests.tuner.spaces import toy_space
 from tuner.local_ray import TUNE_ACTOR_ENV_VARS
+from tuner.ray_patches import STOCK_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,6 +48,7 @@ def test_tune_actor_variables_are_all_set_for_the_local_ray() -> None:
     assert DEFAULT_ENV_VARS.items() <= TUNE_ACTOR_ENV_VARS.items()
 
 
+@patched_side
 def test_local_sweep_runs_on_the_prestarted_preloaded_workers(
     tmp_path: Path, results_dir: Path
 ) -> None:
@@ -82,6 +86,38 @@ def test_local_sweep_runs_on_the_prestarted_preloaded_workers(
     assert all(row["one_interpreter"] for row in rows)
 
 
+def test_stock_ray_runs_the_same_sweep_without_the_patches(
+    tmp_path: Path, results_dir: Path
+) -> None:
+    """The other side of `tuner.ray_patches`' gate: with `TUNER_STOCK_RAY=1` the same sweep
+    runs on Ray's stock local Ray (its log monitor and autoscaler monitor run, workers are
+    started the stock way, nothing preloaded), records the same states and says so once."""
+    path = toy_space(
+        tmp_path,
+        results_dir,
+        name="stock",
+        trainable="tests.tuner.env_trainable:trainable",
+        n_epochs=2,
+        num_samples=4,
+        searcher={"name": "random", "seed": 0},
+        asha=None,
+        resources={"cpu": 1},
+        checkpoint_every=0,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SWEEP, str(path)], cwd=REPO, capture_output=True, text=True,
+        timeout=300, check=False, env={**os.environ, STOCK_ENV: "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["kind"] == "local" and report["states"] == ["COMPLETE"] * 4
+    assert {"log_monitor", "monitor"} <= set(report["processes"])
+    rows = [row for curve in report["curves"].values() for row in curve]
+    assert len(report["curves"]) == 4 and len(rows) == 8
+    assert not any(row["preloaded"] or row["one_interpreter"] for row in rows)
+    assert done.stderr.count("running stock Ray behaviour") == 1, done.stderr[-3000:]
+
+
 RUNTIME_ENV_TASK = """
 import json, os, sys
 import ray
@@ -100,6 +136,7 @@ print(json.dumps({"plain": plain, "with_env": with_env}))
 """
 
 
+@patched_side
 def test_workers_with_a_runtime_env_start_as_ray_starts_them() -> None:
     """A task with a runtime env gets it (its worker is exec'd by Ray's own code, with the
     preload); a task without one runs on a worker started in one interpreter."""

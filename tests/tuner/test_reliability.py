@@ -14,6 +14,7 @@ import ray
 from optuna.trial import TrialState
 
 from tests.tuner.killed_snapshot import as_killed_before_a_snapshot, trial_folder
+from tests.tuner.patched_side import patched_side
 from tests.tuner.spaces import ray_curves, toy_space
 from tests.tuner.toy import score
 from tuner.api import resume, run_space
@@ -227,6 +228,7 @@ def _marked(trial_dir: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+@patched_side
 def test_every_checkpoint_carries_its_training_iteration(
     ray_local: None, tmp_path: Path, results_dir: Path
 ) -> None:
@@ -265,6 +267,7 @@ def test_newest_intact_checkpoint_is_the_highest_marked_iteration(tmp_path: Path
     assert newest_intact(fs, str(tmp_path / "nothing")) is None
 
 
+@patched_side
 def test_a_driver_killed_after_rotation_resumes_from_the_newest_intact_checkpoint(
     ray_local: None, tmp_path: Path, results_dir: Path
 ) -> None:

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +49,13 @@ def test_one_row_per_trial_with_optuna_states(results: Results) -> None:
         assert row["best/score"] == min(trial.intermediate_values.values())
         assert row["last/score"] == trial.intermediate_values[steps[-1]] == trial.value
         assert row["duration_s"] > 0
+        # where and when it ran, from Ray's log: the session's one node, its trainable's time
+        # within the Optuna record's span (int-second timestamps: 1 s of slack)
+        assert row["node"] == "127.0.0.1"
+        assert 0 < row["train_s"] <= row["duration_s"] + 1.0
+        began = pd.Timestamp(trial.datetime_start.astimezone(timezone.utc))  # naive local time
+        ended = pd.Timestamp(trial.datetime_complete.astimezone(timezone.utc))
+        assert began - pd.Timedelta(seconds=1) <= row["started_at"] <= ended
 
 
 def test_columns_have_stable_names_and_order(results: Results, sweep: Path) -> None:
@@ -56,6 +64,7 @@ def test_columns_have_stable_names_and_order(results: Results, sweep: Path) -> N
     configs = [flatten(t.user_attrs["config"]) for t in study.trials]
     config_columns = sorted({f"config/{k}" for c in configs for k in c})
     fixed = ["trial_id", "number", "state", "epochs", "best/score", "last/score", "duration_s"]
+    fixed += ["node", "started_at", "train_s"]
     assert list(trials.columns) == [
         *fixed,
         *LR_COLUMNS,

@@ -12,6 +12,7 @@ from ray.tune.registry import (
     validate_trainable,
 )
 
+from tests.tuner.patched_side import patched_side
 from tuner.trainable_lookup import remembered_trainables
 
 
@@ -19,6 +20,7 @@ def _trainable(config: dict) -> None:
     tune.report({"score": float(config.get("x", 0.0))})
 
 
+@patched_side
 def test_within_a_sweep_the_class_is_read_from_the_gcs_once(ray_local: None) -> None:
     """Once read, the class comes from the driver's memory: deleting the GCS entry does not
     change what the block sees; outside the block Ray reads the GCS again, and misses."""
