@@ -40,7 +40,8 @@ class ResumableASHA(ASHAScheduler):
         self.earlier: Passed = dict(earlier or {})
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        if self.earlier and patches_enabled():  # metric and mode are known by now: the rungs store metric_op x value
+        # metric and mode are known by now: the rungs store metric_op x value
+        if self.earlier and patches_enabled():
             earlier, self.earlier = self.earlier, {}
             for bracket in getattr(self, "_brackets", []):
                 for milestone, recorded in getattr(bracket, "_rungs", []):  # noqa: SLF001
