@@ -12,16 +12,6 @@ import pytest
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The project's `shared/` folder (seeds and reference numbers), beside the checkout."""
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} not found")
-    return SHARED
-
 
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:

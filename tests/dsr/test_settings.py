@@ -107,8 +107,8 @@ def test_auto_device_is_cpu_when_no_gpu_is_allowed(small_config) -> None:
     assert resolve_device(settings).type == expected
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
-def test_cuda_without_gpu_is_a_config_error(small_config) -> None:
+def test_cuda_without_gpu_is_a_config_error(small_config, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a GPU-less process anywhere
     with pytest.raises(ConfigError, match="device is 'cuda', but no GPU is visible"):
         train_dsr({**small_config, "device": "cuda"})
 

@@ -119,7 +119,8 @@ CASES: dict[str, Case] = {
     ),
     "WarmAndExpDecay": Case(
         {"n_warmup_steps": 5, "decay_factor": 0.1},
-        lambda n: n / 5 if n < 5 else 0.1 ** ((n - 5) / 35),
+        # SpeechBrain's counter runs one behind the steps: the formula at max(n - 1, 0)
+        lambda n: max(n - 1, 0) / 5 if n < 6 else 0.1 ** ((n - 6) / 35),
         (0, 3, 5, 20, 39),
         S,
     ),

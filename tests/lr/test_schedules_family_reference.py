@@ -1,13 +1,12 @@
 """The SpeechBrain family against SpeechBrain's own numbers, with a base lr of 1.0.
 
-Two sources: every case of `shared/reference/speechbrain_schedules.json` (SpeechBrain 1.1.2 run
-with torch 2.13.0), and every example with printed values in seed 002. Offsets, stated once:
-SpeechBrain's step-wise schedulers count n = optimizer steps completed when called after each
-step, which is our `clock.step`. A reference `values[k]` ("after the (k+1)-th call") is therefore
-our factor at step k + 1, except WarmAndExpDecayLRSchedule, whose counter is incremented after
-use, so `values[k]` is our factor at step k; the seed's `LinearWarmupScheduler.get_next_value()`
-also counts from 0 (k-th value = step k). Epoch-wise ones get the epoch that just ended, which is
-our `clock.epoch` for the epoch that follows.
+Two sources: every case of `tests/data/speechbrain_schedules.json` (SpeechBrain 1.1.2 run with
+torch 2.13.0; see tests/data/README.md), and every example with printed values in seed 002.
+SpeechBrain's step-wise schedulers are called once after each optimizer step, so a reference
+`values[k]` ("after the (k+1)-th call") is the lr for the step after k + 1 optimizer steps: our
+factor at `clock.step` k + 1, for every class alike (no per-class offset). The seed's
+`LinearWarmupScheduler.get_next_value()` counts from 0 (k-th value = step k). Epoch-wise ones get
+the epoch that just ended, which is our `clock.epoch` for the epoch that follows.
 """
 
 from __future__ import annotations
@@ -25,18 +24,12 @@ from trainables.lr.plan import build_lr_plan
 from trainables.lr.schedules.base import Clock, Schedule, ScheduleContext
 from trainables.lr.schedules.registry import SCHEDULES, build_schedule, lookup
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared/reference/speechbrain_schedules.json"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "speechbrain_schedules.json"
 SPE = 1000  # steps per epoch for step-wise cases: every reference fits in one epoch
 REL = 1e-9
 
 
-def _cases() -> list[dict[str, Any]]:
-    if not REFERENCE.is_file():
-        return []
-    return json.loads(REFERENCE.read_text())["cases"]
-
-
-CASES = _cases()
+CASES: list[dict[str, Any]] = json.loads(REFERENCE.read_text())["cases"]
 
 
 def _build(name: str, hyper: dict[str, Any], n_epochs: int = 100) -> Schedule:
@@ -58,7 +51,7 @@ def _close(ours: list[float], reference: list[float], rel: float = REL) -> None:
         assert math.isclose(a, b, rel_tol=rel, abs_tol=0.0), f"value {k}: ours {a!r}, ref {b!r}"
 
 
-def test_reference_file_has_all_27_cases(shared_dir: Path) -> None:
+def test_reference_file_has_all_27_cases() -> None:
     assert len(CASES) == 27
     classes = {case["class"] for case in CASES}
     assert len(classes) == 15
@@ -71,9 +64,6 @@ def test_reference_file_has_all_27_cases(shared_dir: Path) -> None:
     assert lookup("SpeechBrainReduceLROnPlateau") is SCHEDULES["AnchoredPlateau"]
 
 
-STEP_OFFSET = {"WarmAndExpDecayLRSchedule": 0}  # others: values[k] is the factor at step k + 1
-
-
 @pytest.mark.parametrize(
     "case",
     [c for c in CASES if "once per step" in c["drive"] or "t = 1..n" in c["drive"]],
@@ -83,8 +73,7 @@ def test_step_wise_reference_case(case: dict[str, Any]) -> None:
     assert case["optimizer_lr"] in (1.0, 0.5)  # InverseSquareRoot ignores the optimizer's lr
     schedule = _build(case["class"], case["params"])
     assert schedule.unit == "step"
-    offset = STEP_OFFSET.get(case["class"], 1)
-    ours = [_at_step(schedule, k + offset) for k in range(len(case["values"]))]
+    ours = [_at_step(schedule, k + 1) for k in range(len(case["values"]))]
     _close(ours, case["values"])
 
 
@@ -308,7 +297,7 @@ def test_step_wise_reference_through_the_optimizer(case: dict[str, Any]) -> None
     }
     n = len(case["values"])
     plan = build_lr_plan(make_model(), config, n_epochs=2, steps_per_epoch=n)
-    seen = [] if STEP_OFFSET.get(case["class"], 1) == 1 else [plan.lrs()]
+    seen = []
     while len(seen) < n:
         plan.step_batch()
         seen.append(plan.lrs())

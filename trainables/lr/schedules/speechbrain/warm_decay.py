@@ -57,6 +57,10 @@ class WarmAndExpDecayParams(ScheduleParams):
 def warm_and_exp_decay(p: WarmAndExpDecayParams) -> Callable[[int, int | None], float]:
     def fn(n: int, total: int | None) -> float:
         length = run_length(p.total_steps, total, "WarmAndExpDecay")
+        # SpeechBrain's counter is incremented after use: called after the n-th optimizer step,
+        # it applies its formula at n - 1 (0.0 after the first step of a warmup); step 0 starts
+        # the warmup at the formula's first value
+        n = max(n - 1, 0)
         if n < p.n_warmup_steps:
             return p.lr * n / p.n_warmup_steps
         span = max(length - p.n_warmup_steps, 1)  # a run shorter than the warmup: no decay span
@@ -116,7 +120,8 @@ ENTRIES = (
         WarmCoolDecayParams,
         warm_cool_decay,
         "Linear warmup to lr, slow exponential decay (decay_factor per decay_every steps), "
-        "linear cooldown to 0 over the last cooldown steps (held at 0 after total_steps); "
+        "linear cooldown to 0 over the last cooldown steps (held at 0 after total_steps, where "
+        "SpeechBrain goes negative); "
         "total_steps defaults to the run's",
         "total_steps",
     ),
@@ -126,7 +131,7 @@ ENTRIES = (
         WarmAndExpDecayParams,
         warm_and_exp_decay,
         "Linear warmup to lr, then exponential decay to lr x decay_factor at total_steps "
-        "(default: the run's steps)",
+        "(default: the run's steps); as SpeechBrain's, the lr after step n is the formula at n - 1",
         "total_steps",
     ),
     step_entry(
