@@ -170,6 +170,7 @@ def run_stock_ray(name: str, seed: int, epochs: int, budget: int, folder: Path) 
             ),
             num_samples=1000,
             max_concurrent_trials=2,
+            reuse_actors=True,  # wall time only: the search is Ray's stock search
         ),
         run_config=_budget_run_config(f"stock_{name}_{seed}", folder, budget, arrivals),
     )
