@@ -38,6 +38,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState, create_trial
+from scipy.stats import rankdata
 
 #: the budget at which a COMPLETE trial's final value is observed (above every step)
 FINAL = math.inf
@@ -64,7 +65,7 @@ def rank_correlation(a: dict[int, float], b: dict[int, float]) -> float | None:
     common = sorted(a.keys() & b.keys())
     if len(common) < 3:
         return None
-    ranks = [np.argsort(np.argsort([v[n] for n in common])) for v in (a, b)]
+    ranks = [rankdata([v[n] for n in common]) for v in (a, b)]  # ties share their mean rank
     if ranks[0].std() == 0 or ranks[1].std() == 0:
         return None
     return float(np.corrcoef(ranks[0], ranks[1])[0, 1])

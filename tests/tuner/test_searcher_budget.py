@@ -1,0 +1,152 @@
+"""`BudgetTPESampler`: which budget it models, what it proposes, and that the study keeps the
+true states and values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from tuner.budget_tpe import (
+    FINAL,
+    BudgetTPESampler,
+    choose_budget,
+    observations,
+    rank_correlation,
+)
+from tuner.samplers import build_sampler
+
+X = {"x": FloatDistribution(0.0, 1.0)}
+
+
+def curve_trial(x: float, values: dict[int, float], state: TrialState) -> optuna.trial.FrozenTrial:
+    final = values[max(values)] if state == TrialState.COMPLETE else None
+    return create_trial(
+        state=state, params={"x": x}, distributions=X, intermediate_values=values, value=final
+    )
+
+
+def test_observations_per_budget_skip_fail_and_count_final_values() -> None:
+    trials = [
+        curve_trial(0.1, {1: 5.0, 2: 4.0, 3: 3.0}, TrialState.COMPLETE),
+        curve_trial(0.2, {1: 6.0}, TrialState.PRUNED),
+        curve_trial(0.3, {1: 7.0, 2: float("nan")}, TrialState.PRUNED),
+        curve_trial(0.4, {1: 1.0}, TrialState.FAIL),
+    ]
+    study = optuna.create_study()
+    study.add_trials(trials)
+    seen = observations(study.get_trials())
+    assert seen == {1.0: {0: 5.0, 1: 6.0, 2: 7.0}, 2.0: {0: 4.0}, 3.0: {0: 3.0}, FINAL: {0: 3.0}}
+    assert observations(study.get_trials(), skip=0)[1.0] == {1: 6.0, 2: 7.0}
+
+
+def test_rank_correlation_is_spearmans_rho() -> None:
+    a = {i: float(i) for i in range(6)}
+    assert rank_correlation(a, {i: 10.0 * i for i in range(6)}) == pytest.approx(1.0)
+    assert rank_correlation(a, {i: -float(i) for i in range(6)}) == pytest.approx(-1.0)
+    # ranks (0..5) against (1, 0, 2, 3, 5, 4): sum d^2 = 4, rho = 1 - 6*4/(6*35)
+    b = dict(enumerate([1.0, 0.0, 2.0, 3.0, 5.0, 4.0]))
+    assert rank_correlation(a, b) == pytest.approx(1 - 24 / 210, rel=1e-12)
+    assert rank_correlation(a, {0: 1.0, 1: 2.0}) is None  # fewer than 3 shared
+    assert rank_correlation(a, dict.fromkeys(range(6), 1.0)) is None  # constant
+
+
+def test_choose_budget_takes_the_highest_with_enough_unless_it_mispredicts_the_top() -> None:
+    low = {i: float(i) for i in range(12)}
+    assert choose_budget({1.0: low}, n_min=13, min_pairs=5, min_correlation=0.5) is None
+    assert choose_budget({1.0: low}, n_min=10, min_pairs=5, min_correlation=0.5) == 1.0
+    agrees = {i: 2.0 * i for i in range(6)}
+    disagrees = {i: -float(i) for i in range(6)}
+    seen = {1.0: low, 4.0: agrees}
+    assert choose_budget(seen, n_min=10, min_pairs=5, min_correlation=0.5) == 1.0
+    seen = {1.0: low, 4.0: disagrees}
+    assert choose_budget(seen, n_min=10, min_pairs=5, min_correlation=0.5) == 4.0
+    few = {i: -float(i) for i in range(4)}  # below min_pairs: not measured, 1 is trusted
+    assert choose_budget({1.0: low, 4.0: few}, n_min=10, min_pairs=5, min_correlation=0.5) == 1.0
+
+
+def _study_with_curves(n: int, top: float, low_best: float) -> optuna.Study:
+    """Trials whose epoch-1 value is lowest near `low_best`, their epoch-4 value near `top`:
+    every other trial reached epoch 4, the rest were pruned at 1."""
+    study = optuna.create_study(sampler=BudgetTPESampler(seed=0, random_fraction=0.0))
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        x = float(rng.random())
+        values = {1: (x - low_best) ** 2}
+        if i % 2 == 0:
+            values.update({2: (x - top) ** 2, 3: (x - top) ** 2, 4: (x - top) ** 2})
+        state = TrialState.COMPLETE if 4 in values else TrialState.PRUNED
+        study.add_trial(curve_trial(x, values, state))
+    return study
+
+
+def test_sampler_models_the_top_budget_when_epoch_one_mispredicts_it() -> None:
+    study = _study_with_curves(40, top=0.8, low_best=0.1)
+    before = [(t.state, t.value, dict(t.intermediate_values)) for t in study.trials]
+    sampler = study.sampler
+    proposals = []
+    for _ in range(15):
+        trial = study.ask(X)
+        proposals.append(trial.params["x"])
+        assert sampler.chosen_budget in (4.0, FINAL)
+        study.tell(trial, state=TrialState.FAIL)  # leaves the observations as they were
+    assert np.median(np.abs(np.array(proposals) - 0.8)) < 0.1
+    # the study keeps its true states and values: the model read a copy
+    after = [(t.state, t.value, dict(t.intermediate_values)) for t in study.trials[:40]]
+    assert after == before
+
+
+def test_sampler_models_epoch_one_when_it_predicts_the_top() -> None:
+    study = _study_with_curves(40, top=0.3, low_best=0.3)
+    proposals = []
+    for _ in range(15):
+        trial = study.ask(X)
+        proposals.append(trial.params["x"])
+        assert study.sampler.chosen_budget == FINAL  # FINAL has 20 trials, >= n_min
+        study.tell(trial, state=TrialState.FAIL)
+    assert np.median(np.abs(np.array(proposals) - 0.3)) < 0.1
+
+
+def test_sampler_draws_at_random_until_a_budget_has_n_startup_trials() -> None:
+    sampler = BudgetTPESampler(seed=3, n_startup_trials=10, random_fraction=0.0)
+    study = optuna.create_study(sampler=sampler)
+    for i in range(9):
+        study.add_trial(curve_trial(i / 10, {1: float(i)}, TrialState.PRUNED))
+    random = optuna.samplers.RandomSampler(seed=3)
+    reference = optuna.create_study(sampler=random)
+    trial = study.ask(X)
+    assert sampler.chosen_budget is None
+    assert trial.params["x"] == reference.ask(X).params["x"]
+    study.tell(trial, state=TrialState.PRUNED)
+    study.add_trial(curve_trial(0.05, {1: 0.5}, TrialState.PRUNED))
+    study.ask(X)
+    assert sampler.chosen_budget == 1.0
+
+
+def test_random_fraction_draws_that_share_of_trials_at_random() -> None:
+    sampler = BudgetTPESampler(seed=1, random_fraction=0.5)
+    study = _study_with_curves(30, top=0.5, low_best=0.5)
+    study.sampler = sampler
+    chosen = []
+    for _ in range(200):
+        trial = study.ask(X)
+        chosen.append(sampler.chosen_budget)
+        study.tell(trial, state=TrialState.FAIL)
+    share = sum(c is None for c in chosen) / len(chosen)
+    assert 0.4 < share < 0.6
+
+
+def test_parallel_trials_are_passed_on_as_running_for_the_constant_liar() -> None:
+    study = _study_with_curves(40, top=0.8, low_best=0.8)
+    first = study.ask(X)  # left RUNNING
+    second = study.ask(X)
+    assert not math.isclose(first.params["x"], second.params["x"], abs_tol=1e-3)
+
+
+def test_build_sampler_names_the_budget_tpe_and_optunas_own() -> None:
+    assert isinstance(build_sampler("tpe", seed=0, n_startup_trials=4), BudgetTPESampler)
+    assert type(build_sampler("tpe_optuna", seed=0)) is optuna.samplers.TPESampler
