@@ -1,11 +1,12 @@
 """Which trainable a space file names: a registered one, or `package.module:function` (opt-in).
 
 A registered name is looked up in `trainables.registry.TRAINABLES`. An import path names a plain
-Ray function trainable; it may carry `groups` (its parameter groups, default the seed's DSR
-groups) and `config_problems(config) -> list[Problem]` (default: the LR library's checks of the
-LR keys) as attributes. Either way the result has `.function`, `.worker_function` (what to hand
-to Ray: for a registered trainable a stand-in that imports it in the worker, so the driver never
-imports torch), `.config_problems` and `.groups`.
+Ray function trainable; it may carry `groups` (its parameter groups; without them the config's
+`groups:` or `layers:` name them, else the whole model is one group `model`) and
+`config_problems(config) -> list[Problem]` (default: the LR library's checks of the LR keys) as
+attributes. Either way the result has `.function`, `.worker_function` (what to hand to Ray: for a
+registered trainable a stand-in that imports it in the worker, so the driver never imports
+torch), `.config_problems` and `.groups`.
 """
 
 from __future__ import annotations
@@ -51,21 +52,36 @@ def resolve_trainable(name: str) -> Any:
         return _registry()[name]
     module_name, function_name = name.split(":")
     function = getattr(importlib.import_module(module_name), function_name)
-    groups = tuple(getattr(function, "groups", None) or _seed_groups())
+    declared = getattr(function, "groups", None)
+    groups = tuple(declared) if declared else (_whole_model(),)
     problems = getattr(function, "config_problems", None)
     if problems is None:
         from trainables.lr import lr_config_problems
 
         def problems(config: Mapping[str, Any]) -> list[Problem]:
-            return lr_config_problems(config, groups)
+            if declared or not isinstance(config, Mapping):
+                return lr_config_problems(config, groups)
+            return lr_config_problems(*_named_by_config(config, groups))
 
     return CustomTrainable(name, function, problems, groups)
 
 
-def _seed_groups() -> tuple[str, ...]:
-    from trainables.lr import SEED_GROUPS
+def _whole_model() -> str:
+    from trainables.lr import WHOLE_MODEL
 
-    return tuple(SEED_GROUPS)
+    return WHOLE_MODEL
+
+
+def _named_by_config(
+    config: Mapping[str, Any], groups: tuple[str, ...]
+) -> tuple[Mapping[str, Any], tuple[str, ...] | None]:
+    """A trainable declaring no groups: the config's `groups:` name them, `layers:` (implied by
+    `layer_decay`/`unfreeze`) leave them to the model; else the whole model is one group."""
+    if config.get("groups") is not None:
+        return config, None
+    if any(config.get(k) is not None for k in ("layers", "layer_decay", "unfreeze")):
+        return {**config, "layers": config.get("layers") or "auto"}, None
+    return config, groups
 
 
 def group_names(entry: Any) -> tuple[str, ...]:
