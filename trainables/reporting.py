@@ -107,6 +107,31 @@ def in_tune_trial() -> bool:
         return tune.get_context().get_trial_id() is not None
 
 
+def trial_folder(default: str | Path | None = None) -> Path:
+    """The folder of the running trial, where its own files (logs, TensorBoard) belong.
+
+    In a Ray Tune trial: the trial's folder in the experiment (`results/<name>/<trial_id>`) when
+    the storage is a local or shared file system, else Ray's working folder of the trial.
+    Outside a trial: `default` (the current folder when None). The folder exists on return.
+    """
+    if in_tune_trial():
+        from ray import tune
+
+        context = tune.get_context()
+        folder = context.get_trial_dir()
+        try:  # a developer API: the trial's folder in the storage (Ray's working folder if not)
+            storage = context.get_storage()
+            if type(storage.storage_filesystem).__name__ == "LocalFileSystem":
+                folder = storage.trial_fs_path
+        except (AttributeError, RuntimeError):
+            pass
+    else:
+        folder = Path.cwd() if default is None else default
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 class EpochReporter:
     """Reports and checkpoints a user's own loop: epochs, metrics, lrs, model and LR plan.
 
@@ -128,6 +153,11 @@ class EpochReporter:
         self.state: dict[str, Any] = {}
         self.epoch = 0
         self._lrs: dict[str, float] = {}
+
+    @property
+    def trial_dir(self) -> Path:
+        """The trial's own folder for the loop's files (`trial_folder`)."""
+        return trial_folder()
 
     def restore(self) -> int:
         """Put back the last checkpoint, if there is one (model, plan, generators, `state`);

@@ -4,7 +4,8 @@ with `@trainable` (`trainables.declare`).
 A registered name is looked up in `trainables.registry.TRAINABLES`; an import path of a
 registered trainable's function stands for that entry. Any other import path must name a
 function its module declares with `@trainable` (see `tuner._space_import` for what is imported
-and when); it may carry `groups` (its parameter groups, default the seed's DSR groups) and
+and when); it may carry `groups` (its parameter groups; without them the config's `groups:` or
+`layers:` name them, else the whole model is one group `model`) and
 `config_problems(config) -> list[Problem]` (default: the LR library's checks of the LR keys).
 Either way the result has `.function`, `.worker_function` (what to hand to Ray: for a registered
 trainable a stand-in that imports it in the worker, so the driver never imports torch),
@@ -109,9 +110,8 @@ def _registered_entry(function: Any) -> Any:
 def _custom(name: str, function: Any) -> tuple[Any, list[Problem]]:
     """A declared function as a registry-shaped entry, its `groups` and `config_problems`
     checked; the latter guarded so that its failure is a problem, not a crash."""
-    groups = getattr(function, "groups", None)
-    if groups is None:
-        groups = _seed_groups()
+    declared = getattr(function, "groups", None)
+    groups = (_whole_model(),) if declared is None else declared
     if isinstance(groups, str) or not _is_iterable(groups):
         message = f"{name!r} declares groups = {bounded(repr(groups), 100)}"
         fix = "declare a list of group names: @trainable(groups=('embed', 'head'))"
@@ -129,7 +129,9 @@ def _custom(name: str, function: Any) -> tuple[Any, list[Problem]]:
         from trainables.lr import lr_config_problems
 
         def check(config: Mapping[str, Any]) -> list[Problem]:
-            return lr_config_problems(config, groups)
+            if declared is not None or not isinstance(config, Mapping):
+                return lr_config_problems(config, groups)
+            return lr_config_problems(*_named_by_config(config, groups))
 
     elif not callable(check):
         message = f"{name!r} declares config_problems = {bounded(repr(check), 100)}"
@@ -174,7 +176,19 @@ def _raised(name: str, error: Exception, what: str) -> Problem:
     return Problem("trainable", message, f"fix {what.removeprefix('its ')} in that module")
 
 
-def _seed_groups() -> tuple[str, ...]:
-    from trainables.lr import SEED_GROUPS
+def _whole_model() -> str:
+    from trainables.lr import WHOLE_MODEL
 
-    return tuple(SEED_GROUPS)
+    return WHOLE_MODEL
+
+
+def _named_by_config(
+    config: Mapping[str, Any], groups: tuple[str, ...]
+) -> tuple[Mapping[str, Any], tuple[str, ...] | None]:
+    """A trainable declaring no groups: the config's `groups:` name them, `layers:` (implied by
+    `layer_decay`/`unfreeze`) leave them to the model; else the whole model is one group."""
+    if config.get("groups") is not None:
+        return config, None
+    if any(config.get(k) is not None for k in ("layers", "layer_decay", "unfreeze")):
+        return {**config, "layers": config.get("layers") or "auto"}, None
+    return config, groups
