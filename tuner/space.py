@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from search_spaces import SearchDef, define_search, search_problems
 from trainables.lr.errors import ConfigError, Problem, pydantic_problems
+from tuner._logger_settings import LoggerName, logger_problems
 from tuner._space_samples import CHECK_SAMPLES, sample_configs, sample_problems
 from tuner._space_settings import (
     AshaSettings,
@@ -81,6 +82,8 @@ class SpaceFile(BaseModel):
     storage_path: str = Field(default="results", min_length=1)
     optuna_storage: str | None = None
     address: str | None = None
+    #: result loggers beside Ray's JSON and CSV (`tuner._ray_loggers`)
+    loggers: list[LoggerName] = []
 
     _source: str = PrivateAttr(default="space.yaml")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -149,6 +152,7 @@ def space_problems(space: SpaceFile) -> list[Problem]:
         *searcher_problems(space.searcher),
         *address_problems(space.address, space.optuna_storage),
         *_fixed_problems(space),
+        *logger_problems(space.loggers),
     ]
     trainable = trainable_problems(space.trainable)
     problems += trainable

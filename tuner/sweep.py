@@ -179,7 +179,7 @@ def build_tuner(
         callbacks=[
             ProgressCallback(space.metric, space.mode, space.n_epochs),
             StateBackup(experiment.dir),
-            *result_loggers(),
+            *result_loggers(space.loggers, experiment.dir),
         ],
         verbose=0,
     )
