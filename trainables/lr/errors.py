@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 _VERB_STARTS = ("is ", "are ", "was ", "has ")
 #: most characters of a problem's path, message and fix shown (a hostile file's 5,000-character
-#: name is cut, not echoed whole)
-MAX_PATH, MAX_TEXT = 200, 600
+#: name is cut, not echoed whole; a message may list a model's parameter names)
+MAX_PATH, MAX_TEXT, MAX_FIX = 200, 1000, 400
 #: most problems one error lists line by line (then one line says how many more)
 MAX_SHOWN = 50
 #: most known names a suggestion lists
@@ -45,7 +45,7 @@ class Problem:
         joiner = " " if self.message.startswith(_VERB_STARTS) else ": "
         message = bounded(self.message)
         text = f"{bounded(self.path, MAX_PATH)}{joiner}{message}" if self.path else message
-        return f"{text}: {bounded(self.fix)}" if self.fix else text
+        return f"{text}: {bounded(self.fix, MAX_FIX)}" if self.fix else text
 
 
 class TunerError(Exception):
