@@ -23,7 +23,6 @@ from tuner.experiment import (
 )
 from tuner.local_ray import worker_modules
 from tuner.ray_session import RaySession, ray_session
-from tuner.relocation import folder_in_use
 
 if TYPE_CHECKING:
     from tuner.sweep import SweepOutcome
@@ -95,6 +94,8 @@ def run_space(
         )
         if announce is not None:
             announce(session, experiment)
+        from tuner.relocation import folder_in_use  # imports Ray Tune: after the checks
+
         with folder_in_use(experiment.dir):
             tuner = build_tuner(space, experiment, session.num_cpus)
             return run_tuner(tuner, experiment, space.num_samples, k)
@@ -132,6 +133,8 @@ def resume(
     with ray_session(address or space.address, preload=worker_preload(space)) as session:
         if announce is not None:
             announce(session, experiment)
+        from tuner.relocation import folder_in_use  # imports Ray Tune: after the checks
+
         with folder_in_use(experiment.dir):
             return resume_and_grow(space, experiment, session.num_cpus, num_samples, k)
 

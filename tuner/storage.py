@@ -38,7 +38,6 @@ from optuna.storages.journal import BaseJournalBackend
 
 from trainables.lr.errors import TunerError
 from tuner._journal_records import record_problem
-from tuner.relocation import relative_to_folder, resolve_in_folder
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +163,8 @@ class JournalFile(BaseJournalBackend):
                     self._synced_at = time.monotonic()
 
     def __getstate__(self) -> dict[str, Any]:
+        from tuner.relocation import relative_to_folder  # imports Ray Tune: not at start-up
+
         return {
             "relative": relative_to_folder(self.path),
             "recorded": str(self.path),
@@ -175,6 +176,8 @@ class JournalFile(BaseJournalBackend):
             recorded = str(state["_file_path"])
             state = {"recorded": recorded, "writable": True}
             state["relative"] = JOURNAL if Path(recorded).name == JOURNAL else None
+        from tuner.relocation import resolve_in_folder
+
         self.path = resolve_in_folder(state["relative"], state["recorded"])
         self.writable = bool(state["writable"])
         self._init_reading()
