@@ -115,13 +115,15 @@ def _check_complete(exp_dir: Path) -> None:
 def test_a_copied_folder_resumes_into_the_copy_only(
     ray_local: None, interrupted: Path, tmp_path: Path
 ) -> None:
-    original = _copy(interrupted, tmp_path / "mine" / "orig")
-    copy = _copy(original, tmp_path / "elsewhere" / "orig")
-    before = _tree(original)
+    """The copy finishes in itself; the folder it was copied from (the one its pickles name)
+    is not changed by one byte. Tests after this one resume other copies of the same folder
+    on the same Ray, whose staging folder this resume left its newer state in."""
+    copy = _copy(interrupted, tmp_path / "elsewhere" / "orig")
+    before = _tree(interrupted)
     outcome = resume(copy)
     assert outcome.ok and outcome.counts["COMPLETE"] == N_SAMPLES
     _check_complete(copy)
-    assert _tree(original) == before  # not one byte, not one new file
+    assert _tree(interrupted) == before  # not one byte, not one new file
     assert check_folder(copy) == []  # what the resume saved is signed
 
 
@@ -132,10 +134,12 @@ def test_a_moved_and_renamed_folder_resumes(
     moved = tmp_path / "second" / "renamed"
     moved.parent.mkdir()
     first.rename(moved)
+    before = _tree(interrupted)
     outcome = resume(moved)
     assert outcome.ok
     _check_complete(moved)
     assert not first.exists()  # nothing written where it was
+    assert _tree(interrupted) == before
 
 
 class _Payload:
