@@ -274,3 +274,21 @@ def test_best_never_touches_a_file_the_record_points_at(
         assert victim.read_bytes() == b"precious\nno newline at the end"
         assert not (tmp_path / "new.db").exists()
         assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "victim.txt"]
+
+
+def test_the_signing_key_is_private_and_outside_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trainables.lr.errors import TunerError
+    from tuner.trust import key_path, user_key
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    key = user_key()
+    path = key_path()
+    assert path == tmp_path / "config" / "lr-tuner" / "signing.key"
+    assert len(key) == 32 and user_key() == key  # made once, then read back
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    path.chmod(0o644)  # readable by others: anyone could forge signatures with it
+    with pytest.raises(TunerError, match="readable by you alone"):
+        user_key()
