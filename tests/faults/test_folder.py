@@ -292,3 +292,22 @@ def test_the_signing_key_is_private_and_outside_the_folder(
     path.chmod(0o644)  # readable by others: anyone could forge signatures with it
     with pytest.raises(TunerError, match="readable by you alone"):
         user_key()
+
+
+def test_a_journal_that_lost_epochs_of_an_unfinished_trial_is_not_resumed(
+    interrupted: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The midway trial's epoch-1 value cut from the journal: `resume` refuses, naming the
+    trial and the epoch, before anything is written (it would resume a record without it)."""
+    folder = _copy(interrupted, tmp_path / "a" / "orig")
+    journal = folder / "optuna.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line).get("step") != 1]
+    assert len(kept) == len(lines) - 1
+    journal.write_bytes(b"".join(kept))
+    (trial_id,) = {t.user_attrs[RAY_TRIAL_ID] for t in load_experiment(folder).load_study().trials}
+    before = _tree(folder)
+    assert main(["resume", str(folder)]) == FAILURE
+    err = capsys.readouterr().err
+    assert f"Ray trial {trial_id} ran" in err and "its record lacks epoch(s) 1 (1 of them)" in err
+    assert "Traceback" not in err and _tree(folder) == before
