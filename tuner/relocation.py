@@ -8,6 +8,10 @@ sweep and resume. So a copied folder resumes into the copy only, and a moved fol
 
 Ray itself puts a moved folder's trials in their new place, but keeps the pickled storage of
 the experiment that new trials are made from: `RelocatedSearch` points it at the folder in use.
+Ray also restores the searcher from a staging folder of its session named after the
+experiment, where an earlier resume of a copy of the same folder on the same Ray left its own
+newer state: before restoring, `RelocatedSearch` leaves there only the files the folder in use
+holds, byte for byte (the ones its signature covers).
 """
 
 from __future__ import annotations
@@ -81,9 +85,33 @@ def _relocated_storage(storage: Any, folder: Path) -> Any:
     return moved
 
 
+#: the searcher and callback state files Ray restores from its staging folder
+_STAGED = ("search_gen_state-*.json", "searcher-state-*.pkl", "callback-states-*.pkl")
+
+
+def keep_only_folder_state(staging: Path, folder: Path) -> list[str]:
+    """Remove from Ray's staging folder every state file that `folder` does not hold with the
+    same bytes; returns the names removed."""
+    removed = []
+    for pattern in _STAGED:
+        for staged in staging.glob(pattern):
+            twin = folder / staged.name
+            if not twin.is_file() or twin.read_bytes() != staged.read_bytes():
+                staged.unlink()
+                removed.append(staged.name)
+    return removed
+
+
 class RelocatedSearch(SearchGenerator):
     """Ray's search generator whose restored experiment makes new trials in the folder in use
-    (Ray keeps the pickled one, which names the folder the sweep was started in)."""
+    (Ray keeps the pickled one, which names the folder the sweep was started in), restored
+    from that folder's state only."""
+
+    def restore_from_dir(self, dirpath: str) -> None:
+        folder = current_folder()
+        if folder is not None:
+            keep_only_folder_state(Path(dirpath), folder)
+        super().restore_from_dir(dirpath)
 
     def set_state(self, state: dict) -> None:
         folder = current_folder()

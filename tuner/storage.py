@@ -77,15 +77,19 @@ def drop_torn_tail(path: Path) -> bool:
     if not path.is_file():
         return False
     with open(path, "rb+") as journal:
-        size = journal.seek(0, os.SEEK_END)
-        if size == 0:
-            return False
-        journal.seek(size - 1)
-        if journal.read(1) == b"\n":
-            return False
-        journal.seek(0)
-        data = journal.read()
-        journal.truncate(data.rfind(b"\n") + 1)
+        return _cut_torn_tail(journal)
+
+
+def _cut_torn_tail(journal: IO[bytes]) -> bool:
+    size = journal.seek(0, os.SEEK_END)
+    if size == 0:
+        return False
+    journal.seek(size - 1)
+    if journal.read(1) == b"\n":
+        return False
+    journal.seek(0)
+    data = journal.read()
+    journal.truncate(data.rfind(b"\n") + 1)
     return True
 
 
@@ -153,14 +157,14 @@ class JournalFile(BaseJournalBackend):
         if not self.writable:
             raise TunerError(f"{self.path} is open for reading only")
         lines = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
-        with self._locked():
-            drop_torn_tail(self.path)  # a crashed writer's half line: never glued onto
-            with open(self.path, "ab") as journal:
-                journal.write(lines.encode("utf-8"))
-                journal.flush()
-                if time.monotonic() - self._synced_at >= SYNC_EVERY_S:
-                    os.fsync(journal.fileno())
-                    self._synced_at = time.monotonic()
+        with self._locked(), open(self.path, "rb+") as journal:
+            _cut_torn_tail(journal)  # a crashed writer's half line: never glued onto
+            journal.seek(0, os.SEEK_END)
+            journal.write(lines.encode("utf-8"))
+            journal.flush()
+            if time.monotonic() - self._synced_at >= SYNC_EVERY_S:
+                os.fsync(journal.fileno())
+                self._synced_at = time.monotonic()
 
     def __getstate__(self) -> dict[str, Any]:
         from tuner.relocation import relative_to_folder  # imports Ray Tune: not at start-up

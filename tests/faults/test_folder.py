@@ -115,13 +115,15 @@ def _check_complete(exp_dir: Path) -> None:
 def test_a_copied_folder_resumes_into_the_copy_only(
     ray_local: None, interrupted: Path, tmp_path: Path
 ) -> None:
-    original = _copy(interrupted, tmp_path / "mine" / "orig")
-    copy = _copy(original, tmp_path / "elsewhere" / "orig")
-    before = _tree(original)
+    """The copy finishes in itself; the folder it was copied from (the one its pickles name)
+    is not changed by one byte. Tests after this one resume other copies of the same folder
+    on the same Ray, whose staging folder this resume left its newer state in."""
+    copy = _copy(interrupted, tmp_path / "elsewhere" / "orig")
+    before = _tree(interrupted)
     outcome = resume(copy)
     assert outcome.ok and outcome.counts["COMPLETE"] == N_SAMPLES
     _check_complete(copy)
-    assert _tree(original) == before  # not one byte, not one new file
+    assert _tree(interrupted) == before  # not one byte, not one new file
     assert check_folder(copy) == []  # what the resume saved is signed
 
 
@@ -132,10 +134,12 @@ def test_a_moved_and_renamed_folder_resumes(
     moved = tmp_path / "second" / "renamed"
     moved.parent.mkdir()
     first.rename(moved)
+    before = _tree(interrupted)
     outcome = resume(moved)
     assert outcome.ok
     _check_complete(moved)
     assert not first.exists()  # nothing written where it was
+    assert _tree(interrupted) == before
 
 
 class _Payload:
@@ -270,3 +274,40 @@ def test_best_never_touches_a_file_the_record_points_at(
         assert victim.read_bytes() == b"precious\nno newline at the end"
         assert not (tmp_path / "new.db").exists()
         assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "victim.txt"]
+
+
+def test_the_signing_key_is_private_and_outside_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trainables.lr.errors import TunerError
+    from tuner.trust import key_path, user_key
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    key = user_key()
+    path = key_path()
+    assert path == tmp_path / "config" / "lr-tuner" / "signing.key"
+    assert len(key) == 32 and user_key() == key  # made once, then read back
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    path.chmod(0o644)  # readable by others: anyone could forge signatures with it
+    with pytest.raises(TunerError, match="readable by you alone"):
+        user_key()
+
+
+def test_a_journal_that_lost_epochs_of_an_unfinished_trial_is_not_resumed(
+    interrupted: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The midway trial's epoch-1 value cut from the journal: `resume` refuses, naming the
+    trial and the epoch, before anything is written (it would resume a record without it)."""
+    folder = _copy(interrupted, tmp_path / "a" / "orig")
+    journal = folder / "optuna.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line).get("step") != 1]
+    assert len(kept) == len(lines) - 1
+    journal.write_bytes(b"".join(kept))
+    (trial_id,) = {t.user_attrs[RAY_TRIAL_ID] for t in load_experiment(folder).load_study().trials}
+    before = _tree(folder)
+    assert main(["resume", str(folder)]) == FAILURE
+    err = capsys.readouterr().err
+    assert f"Ray trial {trial_id} ran" in err and "its record lacks epoch(s) 1 (1 of them)" in err
+    assert "Traceback" not in err and _tree(folder) == before
