@@ -7,7 +7,8 @@ print(outcome.exports.best_configs.read_text())
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from trainables.lr.errors import ConfigError
 from tuner.experiment import (
     Experiment,
     create_experiment,
+    discard_experiment,
     experiment_dir,
     is_taken,
     load_experiment,
@@ -47,6 +49,29 @@ def load_space_with(path: str | Path, overrides: Mapping[str, Any]) -> Any:
 
 
 Announce = Callable[[RaySession, Experiment], None]
+#: told the outcome when the local Ray's GCS died mid-sweep; returns the process's exit code
+OnGcsLoss = Callable[["SweepOutcome"], int]
+
+
+@contextmanager
+def _ended_on_gcs_loss(
+    session: RaySession, experiment: Experiment, on_gcs_loss: OnGcsLoss | None, k: int
+) -> Iterator[None]:
+    """Within the block, a lost GCS of the local Ray this sweep started ends the process at
+    once with the tables written from what was recorded (`tuner.gcs_watch`); `on_gcs_loss`
+    reports it (default: exit 1)."""
+    if session.kind != "local":
+        yield
+        return
+    from tuner.gcs_watch import gcs_watch
+    from tuner.sweep import outcome_after_gcs_loss
+
+    def on_loss() -> int:
+        outcome = outcome_after_gcs_loss(experiment, k)
+        return on_gcs_loss(outcome) if on_gcs_loss is not None else 1
+
+    with gcs_watch(on_loss):
+        yield
 
 
 def run_space(
@@ -55,44 +80,56 @@ def run_space(
     k: int = 5,
     announce: Announce | None = None,
     resume_existing: bool = False,
+    on_gcs_loss: OnGcsLoss | None = None,
     **overrides: Any,
 ) -> SweepOutcome:
     """Run the sweep a space file describes; `overrides` as on the command line.
 
     The file, the results root and the experiment name are fully checked before Ray starts; an
     experiment folder that already holds a sweep is refused (`ConfigError`), or continued with
-    `resume_existing=True`. The folder is created only once Ray is up (a cluster that cannot be
-    reached leaves no folder behind). `announce` is told which Ray and which folder the sweep
-    uses, before the first trial.
+    `resume_existing=True`. The folder is claimed before Ray starts (a second `run` of the name
+    is refused without starting Ray) and removed again if Ray cannot start (a cluster that
+    cannot be reached leaves no folder behind). `announce` is told which Ray and which folder
+    the sweep uses, before the first trial.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     space = load_space_with(path, given)
     exp_dir = experiment_dir(space.storage_path, space.name)
     if is_taken(exp_dir):
         if resume_existing:
-            return resume(exp_dir, address=given.get("address"), announce=announce, k=k)
+            address = given.get("address")
+            return resume(exp_dir, address, announce, k, on_gcs_loss=on_gcs_loss)
         raise ConfigError([taken_problem(exp_dir)], source=str(path))
     problems = storage_problems(space.storage_path)
     if problems:
         raise ConfigError(problems, source=str(path))
-    with ray_session(space.address, preload=worker_preload(space)) as session:
-        # Ray Tune, pandas and the rest are imported while the new workers import theirs
-        from tuner.sweep import build_tuner, run_tuner
+    # claimed before Ray starts: a second `run` of the name is refused without starting one
+    experiment = create_experiment(
+        Path(path),
+        name=space.name,
+        storage_path=space.storage_path,
+        metric=space.metric,
+        mode=space.mode,
+        max_t=space.n_epochs,
+        optuna_storage=space.optuna_storage,
+        overrides=given,
+    )
+    started = False
+    try:
+        with ray_session(space.address, preload=worker_preload(space)) as session:
+            started = True
+            # Ray Tune, pandas and the rest are imported while the new workers import theirs
+            from tuner.sweep import build_tuner, run_tuner
 
-        experiment = create_experiment(
-            Path(path),
-            name=space.name,
-            storage_path=space.storage_path,
-            metric=space.metric,
-            mode=space.mode,
-            max_t=space.n_epochs,
-            optuna_storage=space.optuna_storage,
-            overrides=given,
-        )
-        if announce is not None:
-            announce(session, experiment)
-        tuner = build_tuner(space, experiment, session.num_cpus)
-        return run_tuner(tuner, experiment, space.num_samples, k)
+            if announce is not None:
+                announce(session, experiment)
+            with _ended_on_gcs_loss(session, experiment, on_gcs_loss, k):
+                tuner = build_tuner(space, experiment, session.num_cpus)
+                return run_tuner(tuner, experiment, space.num_samples, k)
+    except BaseException:
+        if not started:  # Ray could not start (a cluster out of reach): no folder left
+            discard_experiment(experiment)
+        raise
 
 
 def resume(
@@ -100,6 +137,7 @@ def resume(
     address: str | None = None,
     announce: Announce | None = None,
     k: int = 5,
+    on_gcs_loss: OnGcsLoss | None = None,
 ) -> SweepOutcome:
     """Continue an interrupted sweep in `exp_dir` with its recorded space file and overrides:
     unfinished trials go on from their last checkpoint, missing ones are started, finished
@@ -111,7 +149,9 @@ def resume(
             announce(session, experiment)
         from tuner.sweep import restore_tuner, run_tuner
 
-        return run_tuner(restore_tuner(space, experiment), experiment, space.num_samples, k)
+        with _ended_on_gcs_loss(session, experiment, on_gcs_loss, k):
+            tuner = restore_tuner(space, experiment)
+            return run_tuner(tuner, experiment, space.num_samples, k)
 
 
 def worker_preload(space: Any) -> tuple[str, ...]:

@@ -71,9 +71,15 @@ class JournalFile(JournalFileBackend):
         lines = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
         self._lock.acquire()
         try:
-            with open(self._file_path, "ab") as journal:
-                journal.write(lines.encode("utf-8"))
-                journal.flush()
+            data = lines.encode("utf-8")
+            with open(self._file_path, "ab", buffering=0) as journal:  # each write at once
+                end, written = journal.seek(0, os.SEEK_END), 0
+                try:
+                    while written < len(data):
+                        written += journal.write(data[written:])
+                except OSError:  # a full disk: no line left half-written for the next one
+                    os.ftruncate(journal.fileno(), end)
+                    raise
                 if time.monotonic() - self._synced_at >= SYNC_EVERY_S:
                     os.fsync(journal.fileno())
                     self._synced_at = time.monotonic()
