@@ -12,11 +12,28 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from tests.faults._driver import run_cli
 from tests.tuner.cluster_driver import ray_pids, wait_until
-from tests.tuner.test_reliability_driver import N_SAMPLES, _driver_midway, _ended, _resumed
+from tests.tuner.test_reliability_driver import (
+    N_SAMPLES,
+    _attempts,
+    _check_finished,
+    _driver_midway,
+    _ended,
+)
 from tuner.experiment import load_experiment
 from tuner.gcs_watch import _processes
 from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID
+
+
+def _resumed(exp_dir: Path, attempts_log: Path, kept: dict | None = None) -> dict:
+    """`python -m tuner resume` to its end (on a 2-core machine shared by many test runs this
+    can take minutes), the sweep checked complete (`_check_finished`); every trial's attempts."""
+    resumed = run_cli(["resume", str(exp_dir)], timeout=900)
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    assert "Traceback" not in resumed.stdout
+    _check_finished(exp_dir, kept)
+    return _attempts(exp_dir, attempts_log)
 
 
 @pytest.mark.slow
