@@ -6,7 +6,7 @@ dies (killed, out of memory), every Ray call blocks, and once `gcs_rpc_server_re
 Python handler: no tables, no resume command, records left RUNNING. `gcs_watch(on_loss)` polls
 that process (by pid, in /proc) every `POLL_S` seconds; when it is gone, the watching
 thread calls `on_loss()` (the sweep closes its records and writes its tables from the Optuna
-study, which needs no Ray), ends the rest of this Ray (the driver's child processes, by pid)
+study, which needs no Ray), ends the rest of this Ray (its raylet and what runs under it, by pid)
 and exits the process with the code `on_loss` returned. Nothing is watched for a cluster (its
 GCS is elsewhere: Ray's own timeout applies) or a Ray this process did not start.
 """
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 POLL_S = 0.5
 GCS_PROCESS = "gcs_server"
+#: the processes a local Ray starts as children of the driver
+RAY = frozenset({GCS_PROCESS, "raylet"})
 _PROC = Path("/proc")
 
 
@@ -67,14 +69,16 @@ def _gone(pid: int) -> bool:
 
 
 def _end_children() -> None:
-    """SIGKILL what is left of the Ray this driver started (its descendants), by pid."""
-    processes = _processes()
-    family, added = {os.getpid()}, True
+    """SIGKILL what is left of the Ray this driver started, by pid: its `gcs_server` and
+    `raylet` child processes and everything under them (Ray's workers and agents)."""
+    processes, me = _processes(), os.getpid()
+    family = {pid for pid, (parent, name, _) in processes.items() if parent == me and name in RAY}
+    added = True
     while added:
         children = {pid for pid, (parent, _, _) in processes.items() if parent in family}
         added = bool(children - family)
         family |= children
-    for pid in family - {os.getpid()}:
+    for pid in family:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
