@@ -98,8 +98,11 @@ def test_a_trial_recorded_complete_just_before_a_kill_is_kept_and_not_run_again(
     assert _attempts(log, first.params["x"]) == [1]  # never run again
     assert all(t.state != TrialState.RUNNING for t in study.trials)
     others = [t for t in study.trials if t.number != first.number]
-    assert others and all(t.state == TrialState.FAIL for t in others)  # they ran, and raised
-    assert all(t.user_attrs[FAIL_REASON].startswith("the trainable raised") for t in others)
+    assert others and all(t.state == TrialState.FAIL for t in others)
+    reasons = [t.user_attrs[FAIL_REASON] for t in others]
+    assert any(r.startswith("the trainable raised") for r in reasons), reasons  # ran, raised
+    # a record asked for just before the kill, never in Ray's state, is closed as such
+    assert all(r.startswith(("the trainable raised", "created but never run")) for r in reasons)
     frame = pd.read_csv(exp_dir / "trials.csv")
     assert list(frame["state"]) == [t.state.name for t in study.trials]
 
