@@ -173,7 +173,16 @@ def _sweep(start: Callable[..., Any]) -> int:
     state. SIGTERM is handled as Ctrl-C (`_Stops`)."""
     announced: list[Any] = []
     stops = _Stops()
+    before = signal.getsignal(signal.SIGTERM)
     stops.install()
+    try:
+        return _sweep_until_stopped(start, stops, announced)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
+
+
+def _sweep_until_stopped(start: Callable[..., Any], stops: _Stops, announced: list) -> int:
+    """`_sweep` with SIGTERM handled by `stops`; `announced` collects the experiment."""
 
     def announce(session: Any, experiment: Any) -> None:
         stops.install()
