@@ -23,7 +23,7 @@ from tuner.experiment import (
     storage_problems,
     taken_problem,
 )
-from tuner.local_ray import worker_modules
+from tuner.local_ray import _environment, worker_modules
 from tuner.ray_session import RaySession, ray_session
 
 if TYPE_CHECKING:
@@ -149,7 +149,10 @@ def resume(
             announce(session, experiment)
         from tuner.sweep import restore_tuner, run_tuner
 
-        with _ended_on_gcs_loss(session, experiment, on_gcs_loss, k):
+        # a trial whose record is finished ends without a result (`tuner.resumable`): Ray then
+        # checks its last saved result, which has no metric when it had reported none yet
+        lenient = {"TUNE_DISABLE_STRICT_METRIC_CHECKING": "1"}  # Ray's documented switch
+        with _ended_on_gcs_loss(session, experiment, on_gcs_loss, k), _environment(lenient):
             tuner = restore_tuner(space, experiment)
             return run_tuner(tuner, experiment, space.num_samples, k)
 
