@@ -7,7 +7,8 @@ print(outcome.exports.best_configs.read_text())
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +16,14 @@ from trainables.lr.errors import ConfigError
 from tuner.experiment import (
     Experiment,
     create_experiment,
+    discard_experiment,
     experiment_dir,
     is_taken,
     load_experiment,
     storage_problems,
     taken_problem,
 )
-from tuner.local_ray import worker_modules
+from tuner.local_ray import _environment, worker_modules
 from tuner.ray_session import RaySession, ray_session
 
 if TYPE_CHECKING:
@@ -47,6 +49,29 @@ def load_space_with(path: str | Path, overrides: Mapping[str, Any]) -> Any:
 
 
 Announce = Callable[[RaySession, Experiment], None]
+#: told the outcome when the local Ray's GCS died mid-sweep; returns the process's exit code
+OnGcsLoss = Callable[["SweepOutcome"], int]
+
+
+@contextmanager
+def _ended_on_gcs_loss(
+    session: RaySession, experiment: Experiment, on_gcs_loss: OnGcsLoss | None, k: int
+) -> Iterator[None]:
+    """Within the block, a lost GCS of the local Ray this sweep started ends the process at
+    once with the tables written from what was recorded (`tuner.gcs_watch`); `on_gcs_loss`
+    reports it (default: exit 1)."""
+    if session.kind != "local":
+        yield
+        return
+    from tuner.gcs_watch import gcs_watch
+    from tuner.sweep import outcome_after_gcs_loss
+
+    def on_loss() -> int:
+        outcome = outcome_after_gcs_loss(experiment, k)
+        return on_gcs_loss(outcome) if on_gcs_loss is not None else 1
+
+    with gcs_watch(on_loss):
+        yield
 
 
 def run_space(
@@ -56,15 +81,17 @@ def run_space(
     announce: Announce | None = None,
     resume_existing: bool = False,
     trust: bool = False,
+    on_gcs_loss: OnGcsLoss | None = None,
     **overrides: Any,
 ) -> SweepOutcome:
     """Run the sweep a space file describes; `overrides` as on the command line.
 
     The file, the results root and the experiment name are fully checked before Ray starts; an
     experiment folder that already holds a sweep is refused (`ConfigError`), or continued with
-    `resume_existing=True` (`trust` as in `resume`). The folder is created only once Ray is up
-    (a cluster that cannot be reached leaves no folder behind). `announce` is told which Ray and
-    which folder the sweep uses, before the first trial.
+    `resume_existing=True` (`trust` as in `resume`). The folder is claimed before Ray starts (a
+    second `run` of the name is refused without starting Ray) and removed again if Ray cannot
+    start (a cluster that cannot be reached leaves no folder behind). `announce` is told which
+    Ray and which folder the sweep uses, before the first trial.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     space = load_space_with(path, given)
@@ -72,33 +99,51 @@ def run_space(
     if is_taken(exp_dir):
         if resume_existing:
             address, num_samples = given.get("address"), given.get("num_samples")
-            return resume(exp_dir, address, announce, k, trust=trust, num_samples=num_samples)
+            return resume(
+                exp_dir,
+                address,
+                announce,
+                k,
+                trust=trust,
+                num_samples=num_samples,
+                on_gcs_loss=on_gcs_loss,
+            )
         raise ConfigError([taken_problem(exp_dir)], source=str(path))
     problems = storage_problems(space.storage_path)
     if problems:
         raise ConfigError(problems, source=str(path))
-    with ray_session(space.address, preload=worker_preload(space)) as session:
-        # Ray Tune, pandas and the rest are imported while the new workers import theirs
-        from tuner.sweep import build_tuner, run_tuner
+    # claimed before Ray starts: a second `run` of the name is refused without starting one
+    experiment = create_experiment(
+        Path(path),
+        name=space.name,
+        storage_path=space.storage_path,
+        metric=space.metric,
+        mode=space.mode,
+        max_t=space.n_epochs,
+        optuna_storage=space.optuna_storage,
+        overrides=given,
+    )
+    started = False
+    try:
+        with ray_session(space.address, preload=worker_preload(space)) as session:
+            started = True
+            # Ray Tune, pandas and the rest are imported while the new workers import theirs
+            from tuner.sweep import build_tuner, run_tuner
 
-        experiment = create_experiment(
-            Path(path),
-            name=space.name,
-            storage_path=space.storage_path,
-            metric=space.metric,
-            mode=space.mode,
-            max_t=space.n_epochs,
-            optuna_storage=space.optuna_storage,
-            overrides=given,
-            group_names=_groups_of(space),
-        )
-        if announce is not None:
-            announce(session, experiment)
-        from tuner.relocation import folder_in_use  # imports Ray Tune: after the checks
+            if announce is not None:
+                announce(session, experiment)
+            from tuner.relocation import folder_in_use  # imports Ray Tune: after the checks
 
-        with folder_in_use(experiment.dir):
-            tuner = build_tuner(space, experiment, session.num_cpus)
-            return run_tuner(tuner, experiment, space.num_samples, k)
+            with (
+                folder_in_use(experiment.dir),
+                _ended_on_gcs_loss(session, experiment, on_gcs_loss, k),
+            ):
+                tuner = build_tuner(space, experiment, session.num_cpus)
+                return run_tuner(tuner, experiment, space.num_samples, k)
+    except BaseException:
+        if not started:  # Ray could not start (a cluster out of reach): no folder left
+            discard_experiment(experiment)
+        raise
 
 
 def resume(
@@ -108,6 +153,7 @@ def resume(
     k: int = 5,
     trust: bool = False,
     num_samples: int | None = None,
+    on_gcs_loss: OnGcsLoss | None = None,
 ) -> SweepOutcome:
     """Continue an interrupted sweep in `exp_dir` with its recorded space file and overrides:
     unfinished trials go on from their last checkpoint, missing ones are started, finished
@@ -135,8 +181,12 @@ def resume(
             announce(session, experiment)
         from tuner.relocation import folder_in_use  # imports Ray Tune: after the checks
 
-        with folder_in_use(experiment.dir):
-            return resume_and_grow(space, experiment, session.num_cpus, num_samples, k)
+        # a trial whose record is finished ends without a result (`tuner.resumable`): Ray then
+        # checks its last saved result, which has no metric when it had reported none yet
+        lenient = {"TUNE_DISABLE_STRICT_METRIC_CHECKING": "1"}  # Ray's documented switch
+        with folder_in_use(experiment.dir), _environment(lenient):
+            with _ended_on_gcs_loss(session, experiment, on_gcs_loss, k):
+                return resume_and_grow(space, experiment, session.num_cpus, num_samples, k)
 
 
 def _groups_of(space: Any) -> tuple[str, ...] | None:

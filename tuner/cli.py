@@ -1,15 +1,19 @@
 """`python -m tuner`: run, validate, sample, resume, best, export, report.
 
 Exit codes: 0 success, 2 bad input (every problem listed with file and dotted path; Ray is never
-started for a bad file), 1 failure (the sweep could not run, or no trial ran the full budget),
+started for a bad file), 1 failure (the sweep could not run, or no trial ran the full budget, or
+the local Ray's GCS died: the tables hold what was recorded and the resume command is printed),
 130 interrupted (Ctrl-C: Ray stopped gracefully, its state is saved, `resume` continues; a
-second Ctrl-C skips that final save and `resume` continues from Ray's last periodic snapshot).
+second Ctrl-C skips that final save and `resume` continues from Ray's last periodic snapshot),
+143 terminated (SIGTERM, as Slurm and Kubernetes send before killing a job: handled exactly as
+Ctrl-C, a second SIGTERM as a second Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,7 +24,7 @@ from trainables.lr.errors import ConfigError, TunerError
 from tuner._cli_args import positive_int, sampler_seed
 from tuner.preview import PREVIEW_COMMANDS, add_preview_parsers
 
-OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+OK, FAILURE, BAD_INPUT, INTERRUPTED, TERMINATED = 0, 1, 2, 130, 143
 _TRUST_HELP = (
     "load the folder's saved Ray state although it is not signed with your key (a folder "
     "from someone else, or made before signing): loading it runs any code its pickles name"
@@ -113,16 +117,43 @@ def _sample(args: argparse.Namespace) -> int:
     return OK
 
 
-def _finish(outcome: Any) -> int:
+def _finish(outcome: Any, stopped: int = INTERRUPTED) -> int:
     from tuner.summary import summary_text
 
     print()
     print(summary_text(outcome))
+    command = f"python -m tuner resume {outcome.experiment.dir}"
+    if outcome.gcs_lost:
+        print(
+            f"\nRay's GCS process died: the tables hold what was recorded; start the trials "
+            f"that did not run with: {command}",
+            flush=True,
+        )
+        return FAILURE
     if outcome.interrupted:
-        command = f"python -m tuner resume {outcome.experiment.dir}"
         print(f"\ninterrupted: state saved; continue with: {command}", flush=True)
-        return INTERRUPTED
+        return stopped
     return OK if outcome.ok else FAILURE
+
+
+class _Stops:
+    """SIGTERM handled as Ctrl-C: the handler calls whatever handles SIGINT at that moment (Ray
+    Tune's graceful stop during a sweep, then Python's KeyboardInterrupt), and `code` becomes
+    143. Installed again once Ray is up: `ray.init` puts its own SIGTERM handler in place."""
+
+    def __init__(self) -> None:
+        self.code = INTERRUPTED
+
+    def install(self) -> None:
+        if signal.getsignal(signal.SIGTERM) != self._on_sigterm:
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        self.code = TERMINATED
+        handler = signal.getsignal(signal.SIGINT)
+        if not callable(handler):
+            raise KeyboardInterrupt
+        handler(signal.SIGINT, frame)
 
 
 def _quiet_ray_and_optuna() -> None:
@@ -145,31 +176,48 @@ def _announce(session: Any, experiment: Any) -> None:
     )
 
 
-def _sweep(start: Callable[[Callable[..., None]], Any]) -> int:
-    """Run a sweep (`start(announce)`) and finish it; a second Ctrl-C (Ray's handler gives
-    SIGINT back to Python after the first) arrives here as KeyboardInterrupt, before the final
-    save: the resume command is printed all the same once Ray has saved some state."""
+def _sweep(start: Callable[..., Any]) -> int:
+    """Run a sweep (`start(announce, on_gcs_loss)`) and finish it; a second Ctrl-C (Ray's
+    handler gives SIGINT back to Python after the first) arrives here as KeyboardInterrupt,
+    before the final save: the resume command is printed all the same once Ray has saved some
+    state. SIGTERM is handled as Ctrl-C (`_Stops`)."""
     announced: list[Any] = []
+    stops = _Stops()
+    before = signal.getsignal(signal.SIGTERM)
+    stops.install()
+    try:
+        return _sweep_until_stopped(start, stops, announced)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
+
+
+def _sweep_until_stopped(start: Callable[..., Any], stops: _Stops, announced: list) -> int:
+    """`_sweep` with SIGTERM handled by `stops`; `announced` collects the experiment."""
 
     def announce(session: Any, experiment: Any) -> None:
+        stops.install()
         announced.append(experiment)
         _announce(session, experiment)
 
+    def on_gcs_loss(outcome: Any) -> int:
+        return _finish(outcome)
+
     try:
-        outcome = start(announce)
+        outcome = start(announce, on_gcs_loss)
     except KeyboardInterrupt:
         from tuner.state_backup import state_files  # Ray Tune: imported once Ray is up
 
         if not announced or not state_files(announced[-1].dir):
-            raise
+            print("interrupted", file=sys.stderr)
+            return stops.code
         command = f"python -m tuner resume {announced[-1].dir}"
         print(
             f"\ninterrupted before the final save; continue from Ray's last saved state "
             f"with: {command}",
             flush=True,
         )
-        return INTERRUPTED
-    return _finish(outcome)
+        return stops.code
+    return _finish(outcome, stops.code)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -177,9 +225,10 @@ def _run(args: argparse.Namespace) -> int:
 
     _quiet_ray_and_optuna()
     return _sweep(
-        lambda announce: run_space(
+        lambda announce, on_gcs_loss: run_space(
             args.file,
             announce=announce,
+            on_gcs_loss=on_gcs_loss,
             name=args.name,
             num_samples=args.num_samples,
             address=args.address,
@@ -196,12 +245,13 @@ def _resume(args: argparse.Namespace) -> int:
 
     _quiet_ray_and_optuna()
     return _sweep(
-        lambda announce: resume(
+        lambda announce, on_gcs_loss: resume(
             args.dir,
             address=args.address,
             announce=announce,
             trust=args.trust,
             num_samples=args.num_samples,
+            on_gcs_loss=on_gcs_loss,
         )
     )
 

@@ -1,10 +1,11 @@
 """The experiment folder `results/<name>/`: its paths, its Optuna study, its record on disk.
 
-`create_experiment` makes the folder (an existing, non-empty `results/quickstart` is refused by
-`experiment_dir_problems` before Ray starts, so no earlier result is ever overwritten or mixed
-with a new sweep: `resume` it, or choose another name), copies the space file into it verbatim
-and writes `experiment.json` (study name, storage URL, metric, mode, max_t and the
-command-line overrides), which is all `resume`, `best` and the exports need. The default
+`create_experiment` makes the folder (an existing, non-empty `results/quickstart` is refused
+before Ray starts, so no earlier result is ever overwritten or mixed with a new sweep: `resume`
+it, or choose another name; of two callers creating the same experiment at once exactly one
+succeeds, as `experiment.json` is published with an exclusive link), writes `experiment.json`
+(study name, storage URL, metric, mode, max_t and the command-line overrides), copies the space
+file into it verbatim, which is all `resume`, `best` and the exports need. The default
 storage, the journal `optuna.journal` in the folder (`tuner.storage`), is recorded as null and
 found relative to the folder, so a copied or moved results folder still answers `best`; a
 path there is refused (only null or a database URL is valid), so a record can never make a
@@ -15,6 +16,7 @@ too, so that reading commands never import the module a space file names.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -124,7 +126,6 @@ def create_experiment(
     if is_taken(exp_dir):
         raise ConfigError([taken_problem(exp_dir)], source=str(source))
     exp_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, exp_dir / SPACE_COPY)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     experiment = Experiment(
         dir=exp_dir,
@@ -138,8 +139,35 @@ def create_experiment(
     )
     record = {k: v for k, v in asdict(experiment).items() if k != "dir"}
     record["optuna_storage"] = optuna_storage  # null: the folder's own journal, wherever it is
-    (exp_dir / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    if not _claim(exp_dir / RECORD, text):  # another caller created it first
+        raise ConfigError([taken_problem(exp_dir)], source=str(source))
+    shutil.copyfile(source, exp_dir / SPACE_COPY)
     return experiment
+
+
+def _claim(record_file: Path, text: str) -> bool:
+    """Write `record_file` whole, only if it does not exist yet: of two callers, exactly one
+    succeeds (`os.link` of a finished temporary file fails when the name exists)."""
+    temporary = record_file.with_name(f".{record_file.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    try:
+        os.link(temporary, record_file)
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink()
+    return True
+
+
+def discard_experiment(experiment: Experiment) -> None:
+    """Remove what `create_experiment` wrote (the sweep never started), the folder if empty."""
+    for name in (RECORD, SPACE_COPY):
+        (experiment.dir / name).unlink(missing_ok=True)
+    try:
+        experiment.dir.rmdir()
+    except OSError:
+        pass
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -146,3 +146,18 @@ def _missing_steps(ray_trial: Any, record: Any, metric: str) -> list[tuple[int, 
     if not isinstance(step, int) or value is None or step in record.intermediate_values:
         return []
     return [(step, value)]
+
+
+def close_running(study: optuna.Study, reason_of: Callable[[Any], str]) -> int:
+    """Close every RUNNING record FAIL with `reason_of(record)` as its `fail_reason` (the sweep
+    cannot go on: its Ray is gone, its disk is full); returns how many were closed."""
+    storage = study._storage  # noqa: SLF001 (Optuna's public storage API, reached via the study)
+    closed = 0
+    for record in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        try:
+            storage.set_trial_user_attr(record._trial_id, FAIL_REASON, reason_of(record))  # noqa: SLF001
+            study.tell(record.number, state=TrialState.FAIL)
+            closed += 1
+        except (ValueError, RuntimeError):  # finished meanwhile: it keeps its verdict
+            continue
+    return closed

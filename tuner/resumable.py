@@ -148,6 +148,10 @@ def resumable_trainable(
                     _drop_stale_marker(checkpoint.filesystem, checkpoint.path, index + 1)
             return metrics
 
+        def reset_config(self, new_config: dict) -> bool:
+            self._replay = None  # an actor reused for another trial replays nothing of this one
+            return super().reset_config(new_config)
+
         def restore(self, checkpoint_path: Any) -> None:
             if self.trial_id in closed:
                 return  # ends at once (`_skipping`): nothing to restore

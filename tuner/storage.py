@@ -157,11 +157,16 @@ class JournalFile(BaseJournalBackend):
         if not self.writable:
             raise TunerError(f"{self.path} is open for reading only")
         lines = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
-        with self._locked(), open(self.path, "rb+") as journal:
+        data = lines.encode("utf-8")
+        with self._locked(), open(self.path, "rb+", buffering=0) as journal:
             _cut_torn_tail(journal)  # a crashed writer's half line: never glued onto
-            journal.seek(0, os.SEEK_END)
-            journal.write(lines.encode("utf-8"))
-            journal.flush()
+            end, written = journal.seek(0, os.SEEK_END), 0
+            try:
+                while written < len(data):  # each write at once
+                    written += journal.write(data[written:])
+            except OSError:  # a full disk: no line left half-written for the next one
+                os.ftruncate(journal.fileno(), end)
+                raise
             if time.monotonic() - self._synced_at >= SYNC_EVERY_S:
                 os.fsync(journal.fileno())
                 self._synced_at = time.monotonic()

@@ -21,6 +21,7 @@ from ray.tune.search import ConcurrencyLimiter
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
 from tuner.asha import Passed, ResumableASHA, passed_rungs
+from tuner.disk_full import closed_after_disk_full, is_disk_full, keep_reserve
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.population import (
@@ -32,7 +33,13 @@ from tuner.population import (
 from tuner.population_asha import finish_member_asha, start_member_asha
 from tuner.population_search import PopulationOptunaSearch
 from tuner.progress import ProgressCallback
-from tuner.recovery import close_orphans, ray_trials_of, stop_on_divergence, was_interrupted
+from tuner.recovery import (
+    close_orphans,
+    close_running,
+    ray_trials_of,
+    stop_on_divergence,
+    was_interrupted,
+)
 from tuner.relocation import RelocatedSearch
 from tuner.resumable import resumable_trainable
 from tuner.samplers import build_sampler
@@ -55,6 +62,8 @@ class SweepOutcome:
     interrupted: bool = False
     #: why trials failed: each `fail_reason` with how many FAIL trials gave it
     fail_reasons: dict[str, int] = field(default_factory=dict)
+    #: the local Ray's GCS died mid-sweep: the outcome is what the study had recorded
+    gcs_lost: bool = False
 
     @property
     def unfinished(self) -> int:
@@ -247,16 +256,41 @@ def run_tuner(
 
     After Ctrl-C (Ray stops gracefully and saves its state) the outcome is `interrupted` and
     every record still open stays RUNNING for `resume`, which closes what nothing continues.
+    A full disk closes every open record and raises (`tuner.disk_full`).
     """
-    with remembered_trainables(), actors_kept_while_starting():
-        trials = ray_trials_of(tuner.fit())
-    sign_folder(experiment.dir)  # Ray's final save
-    finish_member_asha(experiment.study_name, experiment.dir)
+    keep_reserve(experiment.dir)
+    try:
+        with remembered_trainables(), actors_kept_while_starting():
+            trials = ray_trials_of(tuner.fit())
+        sign_folder(experiment.dir)  # Ray's final save
+        finish_member_asha(experiment.study_name, experiment.dir)
+        study = experiment.load_study(writable=True)
+        expected = expected_ray_trials(trials, num_samples)
+        interrupted = was_interrupted(trials, expected, experiment.max_t)
+        if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
+            close_orphans(study, trials, experiment.metric, experiment.max_t)
+        write_member_logs(experiment.dir, study)
+        exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
+    except Exception as error:
+        if is_disk_full(error):
+            raise closed_after_disk_full(experiment, error, k) from error
+        raise
+    counts, reasons = state_counts(study), fail_reasons(study)
+    return SweepOutcome(experiment, counts, exports, interrupted, reasons)
+
+
+def outcome_after_gcs_loss(experiment: Experiment, k: int = 5) -> SweepOutcome:
+    """What is recorded when the local Ray's GCS died mid-sweep (`tuner.gcs_watch`): every
+    record still RUNNING is closed FAIL (its Ray trial cannot go on, and `resume` does not run a
+    closed record again), and the tables are written from the study (no Ray needed)."""
     study = experiment.load_study(writable=True)
-    expected = expected_ray_trials(trials, num_samples)
-    interrupted = was_interrupted(trials, expected, experiment.max_t)
-    if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
-        close_orphans(study, trials, experiment.metric, experiment.max_t)
-    write_member_logs(experiment.dir, study)
+
+    def reason(record: Any) -> str:
+        epochs = max(record.intermediate_values, default=0)
+        after = f"after epoch {epochs}" if epochs else "before its first result"
+        return f"lost with Ray's GCS {after}: the local Ray's GCS process died mid-sweep"
+
+    close_running(study, reason)
     exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
-    return SweepOutcome(experiment, state_counts(study), exports, interrupted, fail_reasons(study))
+    counts = state_counts(study)
+    return SweepOutcome(experiment, counts, exports, True, fail_reasons(study), gcs_lost=True)

@@ -18,7 +18,7 @@ from tests.tuner.cluster_driver import REPO, discard, driver_env, ray_tmpdir
 
 #: Optuna journal operation that sets a trial's state (and values)
 SET_STATE = 6
-COMPLETE, FAIL = 1, 4
+COMPLETE, FAIL = 1, 3
 
 
 @dataclass(frozen=True)

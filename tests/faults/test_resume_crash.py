@@ -86,7 +86,9 @@ def test_a_trial_recorded_complete_just_before_a_kill_is_kept_and_not_run_again(
     resumed = run_cli(["resume", str(exp_dir)])
     output = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, output[-3000:]
-    assert "Traceback" not in output and "UpdateFinishedTrialError" not in output
+    assert "UpdateFinishedTrialError" not in output  # Ray logs the raising trial's traceback
+    assert "Traceback" not in resumed.stdout
+    assert not [line for line in resumed.stderr.splitlines() if line.startswith("error:")]
     study = load_experiment(exp_dir).load_study()
     kept = study.trials[first.number]
     assert (kept.state, kept.value, kept.intermediate_values) == (
@@ -98,8 +100,11 @@ def test_a_trial_recorded_complete_just_before_a_kill_is_kept_and_not_run_again(
     assert _attempts(log, first.params["x"]) == [1]  # never run again
     assert all(t.state != TrialState.RUNNING for t in study.trials)
     others = [t for t in study.trials if t.number != first.number]
-    assert others and all(t.state == TrialState.FAIL for t in others)  # they ran, and raised
-    assert all(t.user_attrs[FAIL_REASON].startswith("the trainable raised") for t in others)
+    assert others and all(t.state == TrialState.FAIL for t in others)
+    reasons = [t.user_attrs[FAIL_REASON] for t in others]
+    assert any(r.startswith("the trainable raised") for r in reasons), reasons  # ran, raised
+    # a record asked for just before the kill, never in Ray's state, is closed as such
+    assert all(r.startswith(("the trainable raised", "created but never run")) for r in reasons)
     frame = pd.read_csv(exp_dir / "trials.csv")
     assert list(frame["state"]) == [t.state.name for t in study.trials]
 
