@@ -76,6 +76,8 @@ def run_space(
     if problems:
         raise ConfigError(problems, source=str(path))
     with ray_session(space.address, preload=worker_preload(space)) as session:
+        if session.kind == "cluster":
+            refuse_unshared(space.storage_path, path)
         # Ray Tune, pandas and the rest are imported while the new workers import theirs
         from tuner.sweep import build_tuner, run_tuner
 
@@ -107,11 +109,23 @@ def resume(
     experiment = load_experiment(exp_dir)
     space = load_space_with(experiment.space_file, experiment.overrides)
     with ray_session(address or space.address, preload=worker_preload(space)) as session:
+        if session.kind == "cluster":
+            refuse_unshared(experiment.dir.parent, experiment.dir)
         if announce is not None:
             announce(session, experiment)
         from tuner.sweep import restore_tuner, run_tuner
 
         return run_tuner(restore_tuner(space, experiment), experiment, space.num_samples, k)
+
+
+def refuse_unshared(storage_path: str | Path, source: str | Path) -> None:
+    """`ConfigError` when some node of the connected cluster does not see `storage_path`
+    (`tuner.shared_storage`), before any trial starts."""
+    from tuner.shared_storage import unshared_nodes, unshared_problem
+
+    nodes = unshared_nodes(storage_path)
+    if nodes:
+        raise ConfigError([unshared_problem(storage_path, nodes)], source=str(source))
 
 
 def worker_preload(space: Any) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ cluster (by pid, found by its own temp folder and port), never another Ray.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,9 +82,11 @@ def _peers(pids: list[int]) -> set[str]:
     return hosts
 
 
-@pytest.fixture
-def ray_start_cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A head and a worker node started by `ray start`; yields (address, driver environment)."""
+@contextmanager
+def ray_start_cluster(tmp_path: Path, hide: Path | None = None) -> Iterator[tuple[str, dict]]:
+    """A head and a worker node started by `ray start`; yields (address, driver environment).
+    `hide`: a folder the worker node sees empty (a tmpfs over it in its own mount namespace),
+    as a node without the driver's filesystem would."""
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
@@ -95,14 +99,17 @@ def ray_start_cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port, client_port = _free_port(), _free_port()
     address = f"{HEAD_IP}:{port}"
     temp_dir = tempfile.mkdtemp(prefix="rs", dir="/tmp")  # short: Ray's socket paths
-    head = ["start", "--head", "--node-ip-address", HEAD_IP, "--port", str(port),
+    head = [*RAY_CLI, "start", "--head", "--node-ip-address", HEAD_IP, "--port", str(port),
             "--ray-client-server-port", str(client_port), "--include-dashboard=false",
             "--num-cpus", "1", "--temp-dir", temp_dir, "--disable-usage-stats"]  # fmt: skip
-    worker = ["start", "--address", address, "--node-ip-address", WORKER_IP, "--num-cpus", "1",
-              "--disable-usage-stats"]  # fmt: skip
+    worker = [*RAY_CLI, "start", "--address", address, "--node-ip-address", WORKER_IP,
+              "--num-cpus", "1", "--disable-usage-stats"]  # fmt: skip
+    if hide is not None:
+        mount = f"mount -t tmpfs tmpfs {shlex.quote(str(hide))} && exec {shlex.join(worker)}"
+        worker = ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount]
     try:
         for args, extra in ((head, {}), (worker, {"RAY_AUTH_MODE": "token"})):
-            done = subprocess.run([*RAY_CLI, *args], env={**env, **extra}, cwd=tmp_path,
+            done = subprocess.run(args, env={**env, **extra}, cwd=tmp_path,
                                   capture_output=True, text=True, timeout=300)  # fmt: skip
             assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         yield address, {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -113,10 +120,12 @@ def ray_start_cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 @pytest.mark.slow
-def test_tuner_joins_a_ray_start_cluster_with_token_auth(
-    ray_start_cluster: tuple[str, dict[str, str]], tmp_path: Path, results_dir: Path
-) -> None:
-    address, env = ray_start_cluster
+def test_tuner_joins_a_ray_start_cluster_with_token_auth(tmp_path: Path, results_dir: Path) -> None:
+    with ray_start_cluster(tmp_path) as (address, env):
+        _sweep_on_both_nodes(address, env, tmp_path, results_dir)
+
+
+def _sweep_on_both_nodes(address: str, env: dict, tmp_path: Path, results_dir: Path) -> None:
     space = toy_space(tmp_path, results_dir, name="ray_start", num_samples=4, asha=None,
                       fixed={"sleep": 0.5}, resources={"cpu": 1},
                       max_concurrent_trials=2)  # fmt: skip
@@ -137,3 +146,20 @@ def test_tuner_joins_a_ray_start_cluster_with_token_auth(
     trials = results.trials
     assert set(trials["node"]) == {HEAD_IP, WORKER_IP}, trials[["trial_id", "node"]]
     assert (trials["train_s"] >= 6 * 0.5).all()  # 6 epochs of 0.5 s sleep inside the trainable
+
+
+@pytest.mark.slow
+def test_results_folder_the_worker_node_does_not_see_is_refused(
+    tmp_path: Path, results_dir: Path
+) -> None:
+    """A worker node without the driver's filesystem (the results folder is empty there): the
+    sweep is refused before any trial, naming that node and what to do, with exit code 2."""
+    space = toy_space(tmp_path, results_dir, name="unshared", num_samples=2, asha=None,
+                      resources={"cpu": 1})  # fmt: skip
+    with ray_start_cluster(tmp_path, hide=results_dir) as (address, env):
+        run = [sys.executable, "-m", "tuner", "run", str(space), "--address", address]
+        done = subprocess.run(run, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-3000:]
+    assert f"node(s) {WORKER_IP} do not see" in done.stderr, done.stderr[-3000:]
+    assert "every node mounts at the same path" in done.stderr
+    assert not (results_dir / "unshared").exists()
