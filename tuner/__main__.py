@@ -15,10 +15,6 @@ import threading
 # Ray reads this once, at its first import: keep a local Ray on 127.0.0.1 (DESIGN.md §6).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
-from tuner.cluster_auth import use_cluster_token  # noqa: E402
-
-use_cluster_token()  # Ray reads RAY_AUTH_MODE at its first import too
-
 from tuner.cli import main  # noqa: E402
 
 

@@ -1,14 +1,14 @@
 """Ray's token authentication, for a driver that joins a cluster.
 
-A cluster started by `ray start --head` (Ray 2.60) authenticates every connection with
-a token when one exists on the head (`~/.ray/auth_token`, made by `ray get-auth-token
---generate` or by any earlier local Ray; `RAY_AUTH_MODE=token` asks for it explicitly). A driver
-that connects by an explicit address does not turn token authentication on by itself (Ray does
-so only for `address="auto"`), so Ray's connection fails with `InvalidAuthToken` lines and a bare
-`ConnectionError`. `use_cluster_token()` turns it on, through Ray's documented environment
-variable, whenever this machine has a token and `RAY_AUTH_MODE` is unset (Ray reads it when it
-is imported: `python -m tuner` calls it first thing); `connection_help()`
-is the error a user sees when connecting fails anyway: what to set, and where the token is.
+A cluster started by `ray start --head` (Ray 2.60) authenticates every connection with a token
+when one exists on the head (`~/.ray/auth_token`, made by `ray get-auth-token --generate` or by
+any earlier local Ray). A driver that connects by an explicit address uses a token only with
+`RAY_AUTH_MODE=token` (Ray turns it on by itself only for `address="auto"`), read when Ray is
+imported; without it Ray prints `InvalidAuthToken` lines and raises a bare `ConnectionError`.
+The tuner does not turn it on for the user: a driver in token mode fails, later and less
+clearly, on a cluster without authentication (its trials' actors never start; seen with
+`ray.cluster_utils.Cluster`). `connection_help()` is the error a user sees instead: Ray's
+reason, what to set, and where this machine's token is, if it has one.
 """
 
 from __future__ import annotations
@@ -38,18 +38,6 @@ def token_source() -> str | None:
     return str(path) if path.is_file() else None
 
 
-def use_cluster_token() -> str | None:
-    """`RAY_AUTH_MODE=token` for the connection when it is unset and a token is at hand (a
-    cluster without authentication ignores the token); where the token comes from, or None
-    when nothing was changed. An explicit `RAY_AUTH_MODE` is always left as it is."""
-    if os.environ.get(AUTH_MODE_ENV):
-        return None
-    source = token_source()
-    if source is not None:
-        os.environ[AUTH_MODE_ENV] = "token"
-    return source
-
-
 def connection_help(address: str, error: BaseException) -> str:
     """One message for a failed connection to the cluster at `address`: Ray's reason, then
     what to set for token authentication."""
@@ -62,8 +50,8 @@ def connection_help(address: str, error: BaseException) -> str:
         f"{AUTH_MODE_ENV}=token and give this machine the cluster's token: run `ray "
         f"get-auth-token` on the head node and put its output in {default_token_path()} or in "
         f"{TOKEN_ENV}, before Ray is imported (here: {AUTH_MODE_ENV} {mode}, token {source}). "
-        f"Otherwise check the "
-        f"address and that the driver's Ray ({_ray_version()}) matches the cluster's."
+        f"Otherwise check the address and that the driver's Ray ({_ray_version()}) matches "
+        "the cluster's."
     )
 
 

@@ -2,8 +2,8 @@
 
 - Ray already initialized in this process (tests, notebooks): reuse it, leave it running.
 - An address (`--address`, else the space file's `address`, else `RAY_ADDRESS`): connect to that
-  cluster (`auto`, `ray://host:port`, `host:port`) and disconnect at the end; token
-  authentication as `tuner.cluster_auth` says.
+  cluster (`auto`, `ray://host:port`, `host:port`) and disconnect at the end; a failed
+  connection says what to set for token authentication (`tuner.cluster_auth`).
 - Otherwise, the embedded default: a new local Ray (`address="local"`: a bare `ray.init()` would
   attach to a cluster recorded by an earlier run), dashboard off, one CPU per core, bound to
   127.0.0.1. Ray reads `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER` once, when `ray` is first imported
@@ -16,13 +16,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from trainables.lr.errors import TunerError
-from tuner.cluster_auth import connection_help, use_cluster_token
+from tuner.cluster_auth import connection_help
 from tuner.local_ray import actors_on_prestarted_workers, lean_local_ray
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -71,14 +70,12 @@ def ray_session(
     >>> with ray_session() as session:  # a new local Ray on 127.0.0.1
     ...     print(session.kind)
     """
-    target = resolve_address(address)
-    if target is not None and "ray" not in sys.modules:
-        use_cluster_token()  # read by Ray at its import (`python -m tuner` does it earlier)
     import ray
 
     if ray.is_initialized():
         yield _describe("reused", None)
         return
+    target = resolve_address(address)
     if target is not None:
         try:
             ray.init(address=target, log_to_driver=True)

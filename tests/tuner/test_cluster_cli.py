@@ -1,8 +1,8 @@
 """A two-node loopback cluster started as users start one, with Ray's own CLI: `ray start --head`
 and `ray start --address` as subprocesses, token authentication as Ray sets it up (a token made
-by `ray get-auth-token --generate` on the "machine"), `python -m tuner run --address` joining it
-with no setting of its own, trials on both nodes and the trials table's `node` column naming
-both. Without the token the driver fails with an error saying what to set.
+by `ray get-auth-token --generate` on the "machine"). `python -m tuner run --address` without
+`RAY_AUTH_MODE` fails with an error saying what to set; with `RAY_AUTH_MODE=token` (README "On a
+cluster") it joins, runs trials on both nodes and the trials table's `node` column names both.
 
 The nodes use 127.0.0.2 and 127.0.0.3: `ray start` turns 127.0.0.1 into the machine's network
 address (Ray's `resolve_ip_for_localhost`), and a worker node refuses to start with
@@ -131,15 +131,17 @@ def _sweep_on_both_nodes(address: str, env: dict, tmp_path: Path, results_dir: P
                       max_concurrent_trials=2)  # fmt: skip
     run = [sys.executable, "-m", "tuner", "run", str(space), "--address", address]
 
-    # no token on the driver's machine: a clear error naming what to set, no experiment
-    no_token = {**env, "HOME": str(tmp_path)}
-    failed = subprocess.run([*run, "--name", "no_token"], env=no_token, cwd=REPO,
+    # RAY_AUTH_MODE unset (the token is there): a clear error naming what to set, no experiment
+    failed = subprocess.run([*run, "--name", "no_mode"], env=env, cwd=REPO,
                             capture_output=True, text=True, timeout=600)  # fmt: skip
     assert failed.returncode == 1, failed.stderr[-3000:]
     assert "RAY_AUTH_MODE=token" in failed.stderr and "ray get-auth-token" in failed.stderr
-    assert not (results_dir / "no_token").exists()
+    assert "RAY_AUTH_MODE unset, token " + str(Path(env["HOME"]) / ".ray") in failed.stderr
+    assert not (results_dir / "no_mode").exists()
 
-    done = subprocess.run(run, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    with_token = {**env, "RAY_AUTH_MODE": "token"}
+    done = subprocess.run(run, env=with_token, cwd=REPO, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     results = load(results_dir / "ray_start")
     assert [t.state for t in results.study.trials] == [TrialState.COMPLETE] * 4
@@ -158,7 +160,8 @@ def test_results_folder_the_worker_node_does_not_see_is_refused(
                       resources={"cpu": 1})  # fmt: skip
     with ray_start_cluster(tmp_path, hide=results_dir) as (address, env):
         run = [sys.executable, "-m", "tuner", "run", str(space), "--address", address]
-        done = subprocess.run(run, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(run, env={**env, "RAY_AUTH_MODE": "token"}, cwd=REPO,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-3000:]
     assert f"node(s) {WORKER_IP} do not see" in done.stderr, done.stderr[-3000:]
     assert "every node mounts at the same path" in done.stderr
