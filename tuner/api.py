@@ -122,10 +122,13 @@ def run_space(
         max_t=space.n_epochs,
         optuna_storage=space.optuna_storage,
         overrides=given,
+        group_names=_groups_of(space),
     )
     started = False
     try:
         with ray_session(space.address, preload=worker_preload(space)) as session:
+            if session.kind == "cluster":  # before any trial; the folder is discarded
+                refuse_unshared(space.storage_path, path)
             started = True
             # Ray Tune, pandas and the rest are imported while the new workers import theirs
             from tuner.sweep import build_tuner, run_tuner
@@ -177,6 +180,8 @@ def resume(
     if problems:
         raise ConfigError(problems, source=str(experiment.dir))
     with ray_session(address or space.address, preload=worker_preload(space)) as session:
+        if session.kind == "cluster":
+            refuse_unshared(experiment.dir.parent, experiment.dir)
         if announce is not None:
             announce(session, experiment)
         from tuner.relocation import folder_in_use  # imports Ray Tune: after the checks
@@ -196,6 +201,16 @@ def _groups_of(space: Any) -> tuple[str, ...] | None:
         return tuple(space.group_names())
     except (AttributeError, TypeError, ValueError):
         return None
+
+
+def refuse_unshared(storage_path: str | Path, source: str | Path) -> None:
+    """`ConfigError` when some node of the connected cluster does not see `storage_path`
+    (`tuner.shared_storage`), before any trial starts."""
+    from tuner.shared_storage import unshared_nodes, unshared_problem
+
+    nodes = unshared_nodes(storage_path)
+    if nodes:
+        raise ConfigError([unshared_problem(storage_path, nodes)], source=str(source))
 
 
 def worker_preload(space: Any) -> tuple[str, ...]:

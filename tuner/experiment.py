@@ -83,6 +83,13 @@ def is_taken(exp_dir: Path) -> bool:
 
 def storage_problems(storage_path: str | Path) -> list[Problem]:
     """Why the results root cannot hold a new experiment folder, checked before Ray starts."""
+    if "://" in str(storage_path):
+        message = (
+            f"is {str(storage_path)!r}, a URI, but a sweep's folder (its study, Ray's experiment "
+            "state, checkpoints, tables) must be a path"
+        )
+        fix = "on a cluster, pass a folder on a filesystem every node mounts at the same path"
+        return [Problem("storage_path", message, fix)]
     root = Path(storage_path).expanduser()
     existing = root
     while not existing.exists() and existing != existing.parent:

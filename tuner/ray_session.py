@@ -2,7 +2,8 @@
 
 - Ray already initialized in this process (tests, notebooks): reuse it, leave it running.
 - An address (`--address`, else the space file's `address`, else `RAY_ADDRESS`): connect to that
-  cluster (`auto`, `ray://host:port`, `host:port`) and disconnect at the end.
+  cluster (`auto`, `ray://host:port`, `host:port`) and disconnect at the end; a failed
+  connection says what to set for token authentication (`tuner.cluster_auth`).
 - Otherwise, the embedded default: a new local Ray (`address="local"`: a bare `ray.init()` would
   attach to a cluster recorded by an earlier run), dashboard off, one CPU per core, bound to
   127.0.0.1. Ray reads `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER` once, when `ray` is first imported
@@ -19,9 +20,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from trainables.lr.errors import TunerError
+from tuner.cluster_auth import connection_help
 from tuner.local_ray import actors_on_prestarted_workers, lean_local_ray
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+class ClusterConnectionError(TunerError):
+    """The cluster at the address could not be joined (`tuner.cluster_auth.connection_help`)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,10 @@ def ray_session(
         return
     target = resolve_address(address)
     if target is not None:
-        ray.init(address=target, log_to_driver=True)
+        try:
+            ray.init(address=target, log_to_driver=True)
+        except (ConnectionError, RuntimeError, ray.exceptions.RayError) as error:
+            raise ClusterConnectionError(connection_help(target, error)) from error
         try:
             yield _describe("cluster", target)
         finally:

@@ -62,11 +62,13 @@ def test_a_changed_internal_closes_the_gate_with_one_notice(
     monkeypatch.delenv(STOCK_ENV, raising=False)
     name = "ray.tune.execution.tune_controller:TuneController._maybe_reuse_cached_actor"
     monkeypatch.setitem(ray_patches.FINGERPRINTS, name, "0" * 16)
-    assert name in mismatches()
+    differing = mismatches()
+    assert name in differing  # on another Ray, others differ too; the notice names the first
     assert patches_enabled() is False
     assert patches_enabled() is False
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "running stock Ray behaviour" in err and name in err
+    assert err.count("\n") == 1 and "running stock Ray behaviour" in err
+    assert differing[0] in err and (len(differing) > 1 or name in err)
 
 
 def test_missing_internal_closes_the_gate(
