@@ -2,11 +2,13 @@
 
 - `prediction_error`: mean squared error of free n-step-ahead predictions from encoded test
   observations, divided by each feature's test variance (1.0 = as good as predicting the mean).
-- `state_space_divergence` (D_stsp): the Gaussian-mixture Monte-Carlo estimate of
-  KL(p_true || p_gen), with an isotropic Gaussian of width `sigma` on every (standardized) point
-  of each trajectory (Koppe et al. 2019; Mikhaeil et al. 2022). 0 for identical point clouds.
+- `state_space_divergence` (D_stsp): KL(p_true || p_gen) between Gaussian mixtures with an
+  isotropic Gaussian of width `sigma` on every (standardized) point of each trajectory (Koppe et
+  al. 2019; Mikhaeil et al. 2022), by a low-variance Monte-Carlo estimate (`metrics_stsp`). 0 for
+  identical point clouds.
 - `hellinger_distance` (D_H): the Hellinger distance between the smoothed, normalized power
-  spectra of the true and generated series, averaged over features; always in [0, 1].
+  spectra of the true and generated series, averaged over features, exactly as the DSR lab's
+  `eval/pse.py` defines it (`metrics_spectrum`); always in [0, 1].
 
 Both long-term measures are capped (`D_STSP_CAP`, `D_H_CAP`) when generation leaves the data's
 range or turns non-finite, so a diverged model gets the worst value instead of inf or NaN.
@@ -18,13 +20,38 @@ import math
 
 import torch
 
+from trainables.dsr.metrics_spectrum import smoothed_spectrum, spectra_distance
+from trainables.dsr.metrics_stsp import (
+    log_density_at,
+    log_mixture_density,
+    mixture_kl,
+    mixture_samples,
+    pilot_rounds,
+)
 from trainables.dsr.model import HierarchicalDSR
+
+__all__ = [
+    "D_H_CAP",
+    "D_STSP_CAP",
+    "PRED_ERROR_CAP",
+    "diverged",
+    "hellinger_distance",
+    "log_mixture_density",
+    "long_term_metrics",
+    "prediction_error",
+    "smoothed_spectrum",
+    "spectra_distance",
+    "state_space_divergence",
+    "state_space_divergences",
+]
 
 D_STSP_CAP = 10.0
 D_H_CAP = 1.0
 PRED_ERROR_CAP = 10.0
 #: generated values beyond this many standard deviations of the data count as diverged
 DIVERGENCE_SD = 100.0
+#: D_stsp's Monte-Carlo samples per true point: 2 x features in the pilot, the rest where they count
+SAMPLES_PER_POINT = 50
 
 
 def diverged(true: torch.Tensor, gen: torch.Tensor) -> bool:
@@ -35,48 +62,34 @@ def diverged(true: torch.Tensor, gen: torch.Tensor) -> bool:
     return bool(((gen - mean).abs() / std).max() > DIVERGENCE_SD)
 
 
-def log_mixture_density(points: torch.Tensor, centers: torch.Tensor, sigma: float) -> torch.Tensor:
-    """log of the equal-weight isotropic Gaussian mixture at `points`, up to a shared constant;
-    points (..., n, M) and centers (..., Q, M) with the same leading dimensions -> (..., n)."""
-    # -|x - c|^2 / (2 sigma^2) = (2 x.c - |c|^2 - |x|^2) / (2 sigma^2): one matmul, the rest in
-    # place on the (n, Q) matrix (4x faster than cdist, square and logsumexp's temporaries);
-    # |x|^2 is the same for every center, so it leaves the log-sum-exp and is subtracted after
-    scale = 1 / (2 * sigma**2)
-    logits = torch.matmul(points * (2 * scale), centers.transpose(-1, -2))
-    logits.sub_(centers.square().sum(-1).mul_(scale).unsqueeze(-2))
-    top = logits.amax(-1, keepdim=True)
-    log_sum = logits.sub_(top).exp_().sum(-1).log_().add_(top.squeeze(-1))
-    return log_sum - points.square().sum(-1) * scale - math.log(centers.shape[-2])
-
-
 def state_space_divergence(
     true: torch.Tensor,
     gen: torch.Tensor,
     sigma: float = 0.5,
-    n_samples: int = 1000,
+    samples_per_point: int = SAMPLES_PER_POINT,
     max_points: int = 1000,
     seed: int = 0,
 ) -> float:
     """Monte-Carlo KL(p_true || p_gen) of Gaussian mixtures on the two point clouds, capped.
 
     Both series (time x features) are standardized with the true series' statistics and thinned
-    to at most `max_points` evenly spaced points; samples come from a fixed-seed generator.
+    to at most `max_points` evenly spaced points; about `samples_per_point` samples per true point
+    come from fixed-seed generators (`metrics_stsp`: stratified, antithetic, a control variate).
     """
-    return state_space_divergences(true, gen[None], sigma, n_samples, max_points, seed)[0]
+    return state_space_divergences(true, gen[None], sigma, samples_per_point, max_points, seed)[0]
 
 
 def state_space_divergences(
     true: torch.Tensor,
     gens: torch.Tensor,
     sigma: float = 0.5,
-    n_samples: int = 1000,
+    samples_per_point: int = SAMPLES_PER_POINT,
     max_points: int = 1000,
     seed: int = 0,
 ) -> list[float]:
     """`state_space_divergence(true, gen)` for every `gen` in `gens` (generations, time,
     features). The samples and their density under the true series are the same for every
-    generation, so they are drawn and evaluated once; then one generation at a time (one
-    (samples, points) matrix at a time is faster than a batch of them: they outgrow the caches).
+    generation, so they are drawn and evaluated once; then one generation at a time.
     """
     out = [D_STSP_CAP if diverged(true, gen) else math.nan for gen in gens]
     pending = [k for k, value in enumerate(out) if math.isnan(value)]  # not capped
@@ -85,38 +98,15 @@ def state_space_divergences(
     true = true.double()
     mean, std = true.mean(0), true.std(0).clamp_min(1e-8)
     p = ((true - mean) / std)[:: max(1, math.ceil(len(true) / max_points))]
-    rng = torch.Generator().manual_seed(seed)
-    idx = torch.randint(len(p), (n_samples,), generator=rng)
-    noise = torch.randn(n_samples, p.shape[1], generator=rng, dtype=p.dtype)
-    samples = p[idx] + sigma * noise
-    log_p = log_mixture_density(samples, p, sigma)
+    rounds = pilot_rounds(p.shape[1])
+    pilot = mixture_samples(p, sigma, rounds, torch.Generator().manual_seed(seed))
+    log_p = log_density_at(pilot, p, sigma)
     thin = max(1, math.ceil(gens.shape[1] / max_points))
     for k in pending:
         q = ((gens[k].double() - mean) / std)[::thin]
-        kl = (log_p - log_mixture_density(samples, q, sigma)).mean().item()
+        kl = mixture_kl(p, q, sigma, pilot, log_p, samples_per_point, seed)
         out[k] = float(min(max(kl, 0.0), D_STSP_CAP))
     return out
-
-
-def smoothed_spectrum(series: torch.Tensor, smoothing: float = 5.0) -> torch.Tensor:
-    """Smoothed power spectrum per feature of series (..., time, features): (..., features,
-    frequencies), each summing to 1."""
-    x = series.double()
-    x = (x - x.mean(-2, keepdim=True)) / x.std(-2, keepdim=True).clamp_min(1e-12)
-    power = torch.fft.rfft(x, dim=-2).abs().square().transpose(-1, -2)[..., 1:]
-    radius = max(1, int(4 * smoothing))
-    grid = torch.arange(-radius, radius + 1, dtype=power.dtype)
-    kernel = torch.exp(-0.5 * (grid / smoothing) ** 2)
-    kernel = (kernel / kernel.sum()).view(1, 1, -1)
-    rows = power.reshape(-1, 1, power.shape[-1])
-    smooth = torch.nn.functional.conv1d(rows, kernel, padding=radius).view(power.shape)
-    return smooth / smooth.sum(-1, keepdim=True).clamp_min(1e-300)
-
-
-def spectra_distance(true_spectrum: torch.Tensor, spectrum: torch.Tensor) -> torch.Tensor:
-    """Mean over features of the Hellinger distance between spectra (..., features, freqs)."""
-    overlap = (true_spectrum * spectrum).sqrt().sum(-1)
-    return (1 - overlap).clamp(0, 1).sqrt().mean(-1).clamp(0, D_H_CAP)
 
 
 def hellinger_distance(true: torch.Tensor, gen: torch.Tensor, smoothing: float = 5.0) -> float:
@@ -125,7 +115,7 @@ def hellinger_distance(true: torch.Tensor, gen: torch.Tensor, smoothing: float =
         return D_H_CAP
     n = min(len(true), len(gen))
     spectra = smoothed_spectrum(true[:n], smoothing), smoothed_spectrum(gen[:n], smoothing)
-    return float(spectra_distance(*spectra))
+    return float(spectra_distance(*spectra).clamp(0, D_H_CAP))
 
 
 @torch.no_grad()
