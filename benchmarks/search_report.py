@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -51,6 +52,30 @@ def regret_curve(run: dict[str, Any]) -> list[float]:
             min((min(finals) - function.optimum) / scale(run["function"]), 1.0) if finals else 1.0
         )
     return out
+
+
+def good_set_table(path: str | Path, method: str = "tpe_optuna") -> str:
+    """What Optuna's TPE calls its good set at the end of `method`'s runs: n_below =
+    min(ceil(0.1 n), 25) of n finished trials, filled first by every full-budget trial."""
+    rows: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for line in Path(path).read_text().splitlines():
+        run = json.loads(line)
+        if run["method"] == method:
+            trials = {t for t, _, _ in run["arrivals"]}
+            full = {t for t, e, _ in run["arrivals"] if e == run["epochs"]}
+            rows[run["function"]].append((len(trials), len(full)))
+    lines = [
+        "| function | trials | full-budget trials | good set n_below | full-budget share of it |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, pairs in sorted(rows.items()):
+        n, full = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+        below = [min(math.ceil(0.1 * t), 25) for t, _ in pairs]
+        share = statistics.median(min(f, b) / b for (_, f), b in zip(pairs, below, strict=True))
+        lines.append(
+            f"| {name} | {n:.0f} | {full:.0f} | {statistics.median(below):.0f} | {share:.0%} |"
+        )
+    return "\n".join(lines)
 
 
 def load_runs(path: str | Path) -> dict[str, dict[tuple[str, int], list[float]]]:
@@ -156,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{comparison_table(runs)}\n\nMean rank by final regret (1 best): "
         + ", ".join(f"{m} {r:.2f}" for m, r in sorted(ranks.items(), key=lambda i: i[1]))
         + f"\n\nSpearman's rho of epoch e with epoch {first['epochs']} (300 uniform points):\n\n"
-        f"{correlation_table(first['epochs'])}\n"
+        f"{correlation_table(first['epochs'])}\n\nOptuna's TPE (`tpe_optuna`) at the end of "
+        f"its runs (medians over seeds):\n\n{good_set_table(args.runs)}\n"
     )
     print(text)
     if args.write:

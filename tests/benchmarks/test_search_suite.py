@@ -76,3 +76,22 @@ def test_paired_counts_wins_and_tests_the_differences() -> None:
     assert result["median_diff"] == pytest.approx(-1.045)
     assert result["p"] == pytest.approx(2 / 1024)  # exact two-sided: all 10 signs agree
     json.dumps(result)
+
+
+def test_quick_suite_writes_one_line_per_run_and_the_report_reads_them(tmp_path: Path) -> None:
+    from benchmarks.search_report import load_runs
+    from benchmarks.search_suite import main
+
+    out = tmp_path / "runs.jsonl"
+    assert main(["--quick", "--methods", "default", "random", "--json", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["method"], r["function"]) for r in rows] == [
+        ("default", "branin"),
+        ("random", "branin"),
+        ("default", "hartmann3"),
+        ("random", "hartmann3"),
+    ]
+    assert all(len(r["arrivals"]) == r["budget"] == 36 for r in rows)
+    runs = load_runs(out)
+    assert set(runs) == {"default", "random"}
+    assert all(0.0 <= v <= 1.0 for curves in runs.values() for c in curves.values() for v in c)
