@@ -17,14 +17,16 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler
 
+from tuner.failures import FailureNotes
 from tuner.searcher import RAY_TRIAL_ID
 
 #: Ray trial id -> {epoch: metric value} of what its Optuna record holds
 Passed = dict[str, dict[int, float]]
 
 
-class ResumableASHA(ASHAScheduler):
-    """`ASHAScheduler` plus `passed` (module docstring); without it, exactly Ray's ASHA."""
+class ResumableASHA(FailureNotes, ASHAScheduler):
+    """`ASHAScheduler` plus `passed` (module docstring); without it, exactly Ray's ASHA (and
+    `FailureNotes`: trials' exceptions, `fail_fast`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

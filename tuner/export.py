@@ -5,12 +5,13 @@ trial id as user attributes, its per-epoch metric as intermediate values), the c
 per-trial logs in the folder, so exporting needs no running Ray. One row per trial, in Optuna
 order, with a fixed column order:
 
-    trial_id, number, state, epochs, best/<metric>, last/<metric>, duration_s,
+    trial_id, number, state, epochs, best/<metric>, last/<metric>, duration_s, fail_reason,
     lr/<component>/<level>..., param/<optuna name>..., config/<a>/<b>...
 
 `epochs` is the last epoch reported, `best/<metric>` the best finite value over all epochs,
-`last/<metric>` the value of the last epoch, `duration_s` the wall time. `lr/...` is each group's
-effective base lr derived from the config with the LR library (group order; absent when the
+`last/<metric>` the value of the last epoch, `duration_s` the wall time, `fail_reason` why a
+FAIL trial failed (the exception it raised, `Type: message`; empty otherwise). `lr/...` is each
+group's effective base lr derived from the config with the LR library (group order; absent when the
 trainable does not use it), `param/...` the values Optuna sampled (multipliers included, sorted).
 Config columns are flattened with `/`, sorted; lists and values of mixed types are stored as JSON
 text so every column has one type. Every file is written to a temporary name, then renamed.
@@ -34,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner._report_curves import curves_to_frame
 from tuner._report_groups import effective_lrs, experiment_groups
-from tuner.searcher import CONFIG, RAY_TRIAL_ID
+from tuner.searcher import CONFIG, FAIL_REASON, RAY_TRIAL_ID
 
 BASE_COLUMNS = ("trial_id", "number", "state", "epochs")
 
@@ -91,6 +92,7 @@ def trial_row(
         f"best/{metric}": _best([v for _, v in curve], mode),
         f"last/{metric}": curve[-1][1] if curve else math.nan,
         "duration_s": duration,
+        "fail_reason": trial.user_attrs.get(FAIL_REASON) if trial.state.name == "FAIL" else None,
     }
     raw = trial.user_attrs.get(CONFIG, {})
     row.update(effective_lrs(raw, group_names))
@@ -129,7 +131,7 @@ def trials_to_frame(
     config's `groups:` keys, else the seed's five groups).
     """
     rows = [trial_row(t, metric, mode, group_names) for t in study.get_trials(deepcopy=False)]
-    fixed = [*BASE_COLUMNS, f"best/{metric}", f"last/{metric}", "duration_s"]
+    fixed = [*BASE_COLUMNS, f"best/{metric}", f"last/{metric}", "duration_s", "fail_reason"]
     params = sorted({c for row in rows for c in row if c.startswith("param/")})
     config_cols = sorted({c for row in rows for c in row if c.startswith("config/")})
     frame = pd.DataFrame(rows, columns=[*fixed, *_lr_columns(rows), *params, *config_cols])

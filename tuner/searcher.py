@@ -34,6 +34,7 @@ from ray.air.constants import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
+from tuner.failures import take_reason
 from tuner.storage import open_storage
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,13 @@ def final_state(
     return TrialState.PRUNED
 
 
-def fail_reason(result: Mapping[str, Any] | None, metric: str, error: bool) -> str:
-    """Why a trial with last result `result` is FAIL, in words."""
+def fail_reason(
+    result: Mapping[str, Any] | None, metric: str, error: bool, exception: str | None = None
+) -> str:
+    """Why a trial with last result `result` is FAIL, in words; `exception` is the error it
+    raised (`Type: message`, `tuner.failures`)."""
+    if error and exception:
+        return exception
     if error:
         return "the trainable raised an error (after its retries); see error.txt in its folder"
     if not result:
@@ -150,7 +156,7 @@ class BudgetAwareOptunaSearch(OptunaSearch):
             self._report(trial_id, result)
         state, value = self._verdict(result, error)
         if state == TrialState.FAIL:
-            reason = fail_reason(result, self._metric, error)
+            reason = fail_reason(result, self._metric, error, take_reason(trial_id))
             self._ot_trials[trial_id].set_user_attr(FAIL_REASON, reason)
         try:
             self._ot_study.tell(self._ot_trials[trial_id], value, state=state)

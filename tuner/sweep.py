@@ -14,13 +14,15 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 from ray import tune
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import TrialScheduler
+from ray.tune.stopper import CombinedStopper
 
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
 from tuner.asha import ResumableASHA, passed_rungs
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
+from tuner.failures import FailFast, NotingFIFO, close_stopped, stopped_reason
 from tuner.population import (
     expected_ray_trials,
     population_ray_function,
@@ -51,6 +53,8 @@ class SweepOutcome:
     interrupted: bool = False
     #: why trials failed: each `fail_reason` with how many FAIL trials gave it
     fail_reasons: dict[str, int] = field(default_factory=dict)
+    #: why `fail_fast` stopped the sweep (None when it did not)
+    stopped: str | None = None
 
     @property
     def unfinished(self) -> int:
@@ -59,7 +63,8 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and self.unfinished == 0 and self.counts.get("COMPLETE", 0) > 0
+        done = not self.interrupted and self.unfinished == 0 and self.stopped is None
+        return done and self.counts.get("COMPLETE", 0) > 0
 
 
 def trial_dirname(trial: Any) -> str:
@@ -81,18 +86,22 @@ def ray_trainable(space: Any) -> Any:
     return tune.with_resources(trainable, resources)
 
 
-def build_scheduler(space: Any) -> TrialScheduler:
+def build_scheduler(space: Any, fail_fast: FailFast | None = None) -> TrialScheduler:
     """ASHA over `training_iteration` with `max_t = n_epochs` (`tuner.asha.ResumableASHA`), or
     FIFO when `asha: null` (and for populations: their members' ASHA is
-    `tuner.population_asha`)."""
+    `tuner.population_asha`); either tells `fail_fast` how trials end (`tuner.failures`)."""
     if space.asha is None or space.population > 1:
-        return FIFOScheduler()
-    return ResumableASHA(
+        scheduler: Any = NotingFIFO()
+        scheduler.fail_fast = fail_fast
+        return scheduler
+    scheduler = ResumableASHA(
         time_attr="training_iteration",
         max_t=space.n_epochs,
         grace_period=space.asha.grace_period,
         reduction_factor=space.asha.reduction_factor,
     )
+    scheduler.fail_fast = fail_fast
+    return scheduler
 
 
 class TrialConfig:
@@ -144,11 +153,12 @@ def default_concurrency(space: Any, cluster_cpus: float) -> int:
 
 def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune.Tuner:
     """The `ray.tune.Tuner` for `space`, writing into `experiment.dir`."""
+    fail_fast = FailFast(space.fail_fast, experiment.study_name)
     tune_config = tune.TuneConfig(
         metric=space.metric,
         mode=space.mode,
         search_alg=build_searcher(space, experiment),
-        scheduler=build_scheduler(space),
+        scheduler=build_scheduler(space, fail_fast),
         num_samples=ray_trial_count(space.num_samples, space.population),
         max_concurrent_trials=default_concurrency(space, cluster_cpus),
         reuse_actors=True,
@@ -159,7 +169,7 @@ def build_tuner(space: Any, experiment: Experiment, cluster_cpus: float) -> tune
         storage_path=str(experiment.dir.parent),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=space.keep_checkpoints),
         failure_config=tune.FailureConfig(max_failures=space.max_failures),
-        stop=NonFiniteStopper(space.metric),
+        stop=CombinedStopper(NonFiniteStopper(space.metric), fail_fast),
         callbacks=[
             ProgressCallback(space.metric, space.mode, space.n_epochs),
             StateBackup(experiment.dir),
@@ -224,8 +234,13 @@ def run_tuner(
     study = experiment.load_study()
     expected = expected_ray_trials(trials, num_samples)
     interrupted = was_interrupted(trials, expected, experiment.max_t)
+    stopped = stopped_reason(experiment.study_name)
+    if stopped is not None:  # fail_fast: what it stopped is closed, nothing to resume
+        interrupted = False
+        close_stopped(study, stopped)
     if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
         close_orphans(study, trials, experiment.metric, experiment.max_t)
     write_member_logs(experiment.dir, study)
     exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
-    return SweepOutcome(experiment, state_counts(study), exports, interrupted, fail_reasons(study))
+    counts, reasons = state_counts(study), fail_reasons(study)
+    return SweepOutcome(experiment, counts, exports, interrupted, reasons, stopped)

@@ -55,7 +55,10 @@ def test_columns_have_stable_names_and_order(results: Results, sweep: Path) -> N
     params = sorted({name for t in study.trials for name in t.params})
     configs = [flatten(t.user_attrs["config"]) for t in study.trials]
     config_columns = sorted({f"config/{k}" for c in configs for k in c})
-    fixed = ["trial_id", "number", "state", "epochs", "best/score", "last/score", "duration_s"]
+    fixed = [
+        *("trial_id", "number", "state", "epochs", "best/score", "last/score", "duration_s"),
+        "fail_reason",
+    ]
     assert list(trials.columns) == [
         *fixed,
         *LR_COLUMNS,
