@@ -24,6 +24,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler
 
+from tuner.failures import FailureNotes
 from tuner.ray_patches import patches_enabled
 from tuner.searcher import RAY_TRIAL_ID
 
@@ -31,8 +32,9 @@ from tuner.searcher import RAY_TRIAL_ID
 Passed = dict[str, dict[int, float]]
 
 
-class ResumableASHA(ASHAScheduler):
-    """`ASHAScheduler` plus `passed` (module docstring); without it, exactly Ray's ASHA."""
+class ResumableASHA(FailureNotes, ASHAScheduler):
+    """`ASHAScheduler` plus `passed` (module docstring); without it, exactly Ray's ASHA (and
+    `FailureNotes`: trials' exceptions, `fail_fast`)."""
 
     def __init__(self, earlier: Passed | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -5,13 +5,15 @@ trial id as user attributes, its per-epoch metric as intermediate values), the c
 per-trial logs in the folder, so exporting needs no running Ray. One row per trial, in Optuna
 order, with a fixed column order:
 
-    trial_id, number, state, epochs, best/<metric>, last/<metric>, duration_s,
+    trial_id, number, state, epochs, best/<metric>, last/<metric>, duration_s, fail_reason,
     node, started_at, train_s,
     lr/<component>/<level>..., param/<optuna name>..., config/<a>/<b>...
 
 `epochs` is the last epoch reported, `best/<metric>` the best finite value over all epochs,
-`last/<metric>` the value of the last epoch, `duration_s` the wall time; `node`, `started_at`,
-`train_s` (time inside the trainable) come from Ray's logs (`tuner.trial_runs`). `lr/...` is each
+`last/<metric>` the value of the last epoch, `duration_s` the wall time, `fail_reason` why a
+FAIL trial failed (the exception it raised, `Type: message`; empty otherwise); `node`,
+`started_at`, `train_s` (time inside the trainable) come from Ray's logs (`tuner.trial_runs`).
+`lr/...` is each
 group's effective base lr derived from the config with the LR library (group order; absent when the
 trainable does not use it), `param/...` the values Optuna sampled (multipliers included, sorted).
 Config columns are flattened with `/`, sorted; lists and values of mixed types are stored as JSON
@@ -36,7 +38,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner._report_curves import curves_to_frame
 from tuner._report_groups import effective_lrs, experiment_groups
-from tuner.searcher import CONFIG, RAY_TRIAL_ID
+from tuner.searcher import CONFIG, FAIL_REASON, RAY_TRIAL_ID
 from tuner.trial_runs import RUN_COLUMNS, run_columns, trial_runs
 
 BASE_COLUMNS = ("trial_id", "number", "state", "epochs")
@@ -94,6 +96,7 @@ def trial_row(
         f"best/{metric}": _best([v for _, v in curve], mode),
         f"last/{metric}": curve[-1][1] if curve else math.nan,
         "duration_s": duration,
+        "fail_reason": trial.user_attrs.get(FAIL_REASON) if trial.state.name == "FAIL" else None,
     }
     raw = trial.user_attrs.get(CONFIG, {})
     row.update(effective_lrs(raw, group_names))
@@ -137,7 +140,7 @@ def trials_to_frame(
     read from the experiment folder (none: the run columns are empty).
     """
     rows = [trial_row(t, metric, mode, group_names) for t in study.get_trials(deepcopy=False)]
-    fixed = [*BASE_COLUMNS, f"best/{metric}", f"last/{metric}", "duration_s"]
+    fixed = [*BASE_COLUMNS, f"best/{metric}", f"last/{metric}", "duration_s", "fail_reason"]
     params = sorted({c for row in rows for c in row if c.startswith("param/")})
     config_cols = sorted({c for row in rows for c in row if c.startswith("config/")})
     frame = pd.DataFrame(rows, columns=[*fixed, *_lr_columns(rows), *params, *config_cols])

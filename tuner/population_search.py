@@ -34,6 +34,7 @@ from optuna.trial import TrialState
 from ray.air.constants import TRAINING_ITERATION
 
 from trainables.population import PREVIOUS, PREVIOUS_EPOCH
+from tuner.failures import take_reason
 from tuner.searcher import (
     CONFIG,
     FAIL_REASON,
@@ -150,7 +151,7 @@ class PopulationOptunaSearch(BudgetAwareOptunaSearch):
             self._record(trial_id, result)
         for number, ot_trial in self._members[trial_id]:
             if number not in self._closed:
-                reason = fail_reason(result, self._metric, error)
+                reason = fail_reason(result, self._metric, error, take_reason(trial_id))
                 if not error and result and finite(result.get(self._metric)) is not None:
                     reason = "its Ray trial ended without a final report for this member"
                 self._tell(number, ot_trial, TrialState.FAIL, reason=reason)

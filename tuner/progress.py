@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from optuna.trial import TrialState
 from ray.tune import Callback
 
+from tuner.failures import reason_of
 from tuner.population_search import member_id
 from tuner.searcher import RAY_TRIAL_ID, final_state, finite
 
@@ -190,6 +191,8 @@ class ProgressCallback(Callback):
         state = final_state(result, self._metric, self._max_t, error)
         value = finite(result.get(self._metric))
         shown = f"{self._metric} {value:.6g}" if value is not None else "no finite value"
+        exception = reason_of(trial) if error else None
+        shown = exception.splitlines()[0] if exception else shown
         text = f"trial {trial.trial_id} {_WORDS[state]} at epoch {epochs}"
         self._line(trials, trial, state, f"{text} ({shown})")
 

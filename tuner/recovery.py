@@ -26,6 +26,7 @@ import optuna
 from optuna.trial import TrialState
 from ray.air.constants import TRAINING_ITERATION
 
+from tuner.failures import reason_of
 from tuner.population_search import POPULATION_TRIAL
 from tuner.searcher import DIVERGED, FAIL_REASON, RAY_TRIAL_ID, final_state, finite, furthest
 
@@ -122,7 +123,12 @@ def _verdict(
         return TrialState.FAIL, None, "created but never run: the sweep stopped before it started"
     result = ray_trial.last_result or {}
     if ray_trial.status == "ERROR":
-        return TrialState.FAIL, None, "the trainable raised an error (after its retries)"
+        exception = reason_of(ray_trial)
+        return (
+            TrialState.FAIL,
+            None,
+            exception or "the trainable raised an error (after its retries)",
+        )
     last = furthest(result, record.intermediate_values, metric)  # the record may lead Ray
     state = final_state(last, metric, max_t)
     if state == TrialState.FAIL:

@@ -34,6 +34,7 @@ from ray.air.constants import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
+from tuner.failures import take_reason
 from tuner.storage import open_storage
 
 logger = logging.getLogger(__name__)
@@ -87,8 +88,13 @@ def furthest(
     return {TRAINING_ITERATION: last, metric: recorded[last]}
 
 
-def fail_reason(result: Mapping[str, Any] | None, metric: str, error: bool) -> str:
-    """Why a trial with last result `result` is FAIL, in words."""
+def fail_reason(
+    result: Mapping[str, Any] | None, metric: str, error: bool, exception: str | None = None
+) -> str:
+    """Why a trial with last result `result` is FAIL, in words; `exception` is the error it
+    raised (`Type: message`, `tuner.failures`)."""
+    if error and exception:
+        return exception
     if error:
         return "the trainable raised an error (after its retries); see error.txt in its folder"
     if not result:
@@ -178,7 +184,8 @@ class BudgetAwareOptunaSearch(OptunaSearch):
         value = finite(last.get(self._metric)) if state == TrialState.COMPLETE else None
         try:
             if state == TrialState.FAIL:
-                record.set_user_attr(FAIL_REASON, fail_reason(result, self._metric, error))
+                reason = fail_reason(result, self._metric, error, take_reason(trial_id))
+                record.set_user_attr(FAIL_REASON, reason)
             self._ot_study.tell(record, value, state=state)
         except (ValueError, RuntimeError) as exc:  # finished meanwhile by another process
             logger.warning("could not record trial %s in Optuna: %s", trial_id, exc)

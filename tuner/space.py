@@ -79,6 +79,8 @@ class SpaceFile(BaseModel):
     checkpoint_every: int = Field(default=5, ge=0)
     keep_checkpoints: int = Field(default=2, ge=2)
     max_failures: int = Field(default=0, ge=0)
+    #: stop the sweep when its first `fail_fast` trials fail with the same exception (0: never)
+    fail_fast: int = Field(default=3, ge=0)
     storage_path: str = Field(default="results", min_length=1)
     optuna_storage: str | None = None
     address: str | None = None

@@ -15,8 +15,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 from ray import tune
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
+from ray.tune.stopper import CombinedStopper
 
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
@@ -24,6 +25,7 @@ from tuner.asha import Passed, ResumableASHA, passed_rungs
 from tuner.disk_full import closed_after_disk_full, is_disk_full, keep_reserve
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
+from tuner.failures import FailFast, NotingFIFO, close_stopped, stopped_reason
 from tuner.population import (
     expected_ray_trials,
     population_ray_function,
@@ -64,6 +66,8 @@ class SweepOutcome:
     fail_reasons: dict[str, int] = field(default_factory=dict)
     #: the local Ray's GCS died mid-sweep: the outcome is what the study had recorded
     gcs_lost: bool = False
+    #: why `fail_fast` stopped the sweep (None when it did not)
+    stopped: str | None = None
 
     @property
     def unfinished(self) -> int:
@@ -72,7 +76,8 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and self.unfinished == 0 and self.counts.get("COMPLETE", 0) > 0
+        done = not self.interrupted and self.unfinished == 0 and self.stopped is None
+        return done and self.counts.get("COMPLETE", 0) > 0
 
 
 def trial_dirname(trial: Any) -> str:
@@ -96,13 +101,18 @@ def ray_trainable(space: Any, closed: Collection[str] = ()) -> Any:
     return tune.with_resources(trainable, resources)
 
 
-def build_scheduler(space: Any, earlier: Passed | None = None) -> TrialScheduler:
+def build_scheduler(
+    space: Any, earlier: Passed | None = None, fail_fast: FailFast | None = None
+) -> TrialScheduler:
     """ASHA over `training_iteration` with `max_t = n_epochs` (`tuner.asha.ResumableASHA`, its
     rungs holding the `earlier` trials of a grown sweep), or FIFO when `asha: null` (and for
-    populations: their members' ASHA is `tuner.population_asha`)."""
+    populations: their members' ASHA is `tuner.population_asha`); either tells `fail_fast` how
+    trials end (`tuner.failures`)."""
     if space.asha is None or space.population > 1:
-        return FIFOScheduler()
-    return ResumableASHA(
+        scheduler: Any = NotingFIFO()
+        scheduler.fail_fast = fail_fast
+        return scheduler
+    scheduler = ResumableASHA(
         time_attr="training_iteration",
         max_t=space.n_epochs,
         grace_period=space.asha.grace_period,
@@ -110,6 +120,8 @@ def build_scheduler(space: Any, earlier: Passed | None = None) -> TrialScheduler
         brackets=space.asha.brackets,
         earlier=earlier,
     )
+    scheduler.fail_fast = fail_fast
+    return scheduler
 
 
 class TrialConfig:
@@ -167,6 +179,7 @@ def build_tuner(
     rungs, see `tuner.growth`). The searcher is wrapped as Ray would wrap it, in a
     `ConcurrencyLimiter` and a search generator, one that a moved folder's resume points at
     the folder in use (`tuner.relocation`)."""
+    fail_fast = FailFast(space.fail_fast, experiment.study_name)
     limited = ConcurrencyLimiter(
         build_searcher(space, experiment), max_concurrent=default_concurrency(space, cluster_cpus)
     )
@@ -174,7 +187,7 @@ def build_tuner(
         metric=space.metric,
         mode=space.mode,
         search_alg=RelocatedSearch(limited),
-        scheduler=build_scheduler(space, earlier),
+        scheduler=build_scheduler(space, earlier, fail_fast),
         num_samples=ray_trial_count(space.num_samples, space.population),
         reuse_actors=True,
         trial_dirname_creator=trial_dirname,
@@ -184,7 +197,7 @@ def build_tuner(
         storage_path=str(experiment.dir.parent),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=space.keep_checkpoints),
         failure_config=tune.FailureConfig(max_failures=space.max_failures),
-        stop=NonFiniteStopper(space.metric),
+        stop=CombinedStopper(NonFiniteStopper(space.metric), fail_fast),
         callbacks=[
             ProgressCallback(space.metric, space.mode, space.n_epochs),
             StateBackup(experiment.dir),
@@ -267,6 +280,10 @@ def run_tuner(
         study = experiment.load_study(writable=True)
         expected = expected_ray_trials(trials, num_samples)
         interrupted = was_interrupted(trials, expected, experiment.max_t)
+        stopped = stopped_reason(experiment.study_name)
+        if stopped is not None:  # fail_fast: what it stopped is closed, nothing to resume
+            interrupted = False
+            close_stopped(study, stopped)
         if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
             close_orphans(study, trials, experiment.metric, experiment.max_t)
         write_member_logs(experiment.dir, study)
@@ -276,7 +293,7 @@ def run_tuner(
             raise closed_after_disk_full(experiment, error, k) from error
         raise
     counts, reasons = state_counts(study), fail_reasons(study)
-    return SweepOutcome(experiment, counts, exports, interrupted, reasons)
+    return SweepOutcome(experiment, counts, exports, interrupted, reasons, stopped=stopped)
 
 
 def outcome_after_gcs_loss(experiment: Experiment, k: int = 5) -> SweepOutcome:

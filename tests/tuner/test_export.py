@@ -57,7 +57,7 @@ def test_one_row_per_trial_in_fixed_column_order(study: optuna.Study) -> None:
     frame = trials_to_frame(study, "score", "min")
     assert list(frame.columns) == [
         "trial_id", "number", "state", "epochs", "best/score", "last/score", "duration_s",
-        "node", "started_at", "train_s",
+        "fail_reason", "node", "started_at", "train_s",
         "lr/encoder/shared", "lr/encoder/subjects", "lr/decoder/shared", "lr/dsr/shared",
         "lr/dsr/subjects",
         "config/learning_rate/encoder/shared/lr",

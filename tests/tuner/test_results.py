@@ -64,7 +64,7 @@ def test_columns_have_stable_names_and_order(results: Results, sweep: Path) -> N
     configs = [flatten(t.user_attrs["config"]) for t in study.trials]
     config_columns = sorted({f"config/{k}" for c in configs for k in c})
     fixed = ["trial_id", "number", "state", "epochs", "best/score", "last/score", "duration_s"]
-    fixed += ["node", "started_at", "train_s"]
+    fixed += ["fail_reason", "node", "started_at", "train_s"]
     assert list(trials.columns) == [
         *fixed,
         *LR_COLUMNS,

@@ -66,6 +66,11 @@ class ConfigError(TunerError, ValueError):
             lines.append(f"{where}: and {more} more problems: fix the ones above first")
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[tuple[Problem, ...], str]]:
+        # pickled by its problems, not its message: the default would pass the message back
+        # as `problems`, one character per problem (e.g. across the Ray boundary)
+        return type(self), (self.problems, self.source)
+
     def with_source(self, source: str, prefix: str = "") -> ConfigError:
         """The same problems, attributed to `source` and nested under `prefix`."""
         return ConfigError([nest(p, prefix) for p in self.problems], source)
