@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def positive_int(text: str) -> int:
@@ -14,3 +15,13 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"is {value}, but must be >= 1")
     return value
+
+
+def budget_argument(text: str) -> dict[str, Any]:
+    """`--budget epochs=200,wall_time=2h` (or `2h`) as the space file's `budget:` mapping."""
+    from tuner._budget_settings import parse_budget
+
+    try:
+        return parse_budget(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from tuner.sweep import SweepOutcome
 
 #: command-line overrides of space-file fields (`seed` goes to `searcher.seed`)
-OVERRIDES = ("name", "num_samples", "address", "storage_path", "seed")
+OVERRIDES = ("name", "num_samples", "address", "storage_path", "seed", "budget")
 
 
 def apply_overrides(space: Any, overrides: Mapping[str, Any]) -> Any:
@@ -78,6 +78,7 @@ def run_space(
         raise ConfigError(problems, source=str(path))
     with ray_session(space.address, preload=worker_preload(space)) as session:
         # Ray Tune, pandas and the rest are imported while the new workers import theirs
+        from tuner.budget import budget_tracker
         from tuner.sweep import build_tuner, run_tuner
 
         experiment = create_experiment(
@@ -92,8 +93,9 @@ def run_space(
         )
         if announce is not None:
             announce(session, experiment)
-        tuner = build_tuner(space, experiment, session.num_cpus)
-        return run_tuner(tuner, experiment, space.num_samples, k)
+        tracker = budget_tracker(space)
+        tuner = build_tuner(space, experiment, session.num_cpus, tracker=tracker)
+        return run_tuner(tuner, experiment, space.num_samples, k, budget=tracker)
 
 
 def resume(

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from trainables.lr.errors import ConfigError, TunerError
-from tuner._cli_args import positive_int
+from tuner._cli_args import budget_argument, positive_int
 from tuner.preview import PREVIEW_COMMANDS, add_preview_parsers
 
 OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="Ray cluster: auto, ray://host:port or host:port")
     run.add_argument("--storage-path", help="results root (default: the file's, `results`)")
     run.add_argument("--seed", type=int, help="sampler seed (default: the file's)")
+    run.add_argument(
+        "--budget",
+        type=budget_argument,
+        help="stop asking for trials once spent: epochs=N and/or wall_time=2h (or just 2h)",
+    )
     run.add_argument(
         "--resume",
         action="store_true",
@@ -179,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
             address=args.address,
             storage_path=args.storage_path,
             seed=args.seed,
+            budget=args.budget,
             resume_existing=args.resume,
         )
     )

@@ -27,6 +27,8 @@ def summary_text(outcome: SweepOutcome, top: int = 5) -> str:
         shown.insert(0, "rank", range(1, len(shown) + 1))
         lines.append(f"best by {exp.metric} ({exp.mode}), COMPLETE trials only:")
         lines.append(shown.to_string(index=False))
+    if outcome.budget.endswith("(spent)"):
+        lines += ["", f"{outcome.budget}: the sweep asked for no more trials"]
     if outcome.fail_reasons:
         lines += ["", "why trials failed:"]
         lines += [f"  {n} x {reason}" for reason, n in list(outcome.fail_reasons.items())[:5]]

@@ -19,6 +19,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
 from tuner.asha import Passed, ResumableASHA, passed_rungs
+from tuner.budget import BudgetLimiter, BudgetTracker, budget_stopper
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
 from tuner.population import (
@@ -51,6 +52,8 @@ class SweepOutcome:
     interrupted: bool = False
     #: why trials failed: each `fail_reason` with how many FAIL trials gave it
     fail_reasons: dict[str, int] = field(default_factory=dict)
+    #: the budget's use (`budget 60/60 epochs`), ending in "(spent)" when it ended the sweep
+    budget: str = ""
 
     @property
     def unfinished(self) -> int:
@@ -59,7 +62,9 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and self.unfinished == 0 and self.counts.get("COMPLETE", 0) > 0
+        """Ended, with a COMPLETE trial, or because its budget was spent."""
+        ended = not self.interrupted and self.unfinished == 0
+        return ended and (self.counts.get("COMPLETE", 0) > 0 or self.budget.endswith("(spent)"))
 
 
 def trial_dirname(trial: Any) -> str:
@@ -144,17 +149,28 @@ def default_concurrency(space: Any, cluster_cpus: float) -> int:
 
 
 def build_tuner(
-    space: Any, experiment: Experiment, cluster_cpus: float, earlier: Passed | None = None
+    space: Any,
+    experiment: Experiment,
+    cluster_cpus: float,
+    earlier: Passed | None = None,
+    tracker: BudgetTracker | None = None,
 ) -> tune.Tuner:
     """The `ray.tune.Tuner` for `space`, writing into `experiment.dir` (`earlier`: the trials
-    of a grown sweep's study, for ASHA's rungs, see `tuner.growth`)."""
+    of a grown sweep's study, for ASHA's rungs, see `tuner.growth`; `tracker`: the space's
+    budget, see `tuner.budget`)."""
+    searcher: Any = build_searcher(space, experiment)
+    concurrency: int | None = default_concurrency(space, cluster_cpus)
+    stop: Any = NonFiniteStopper(space.metric)
+    if tracker is not None:  # the budget's limiter takes the place of Ray's ConcurrencyLimiter
+        searcher, concurrency = BudgetLimiter(searcher, concurrency, tracker), None
+        stop = [stop, budget_stopper(space, tracker)]
     tune_config = tune.TuneConfig(
         metric=space.metric,
         mode=space.mode,
-        search_alg=build_searcher(space, experiment),
+        search_alg=searcher,
         scheduler=build_scheduler(space, earlier),
         num_samples=ray_trial_count(space.num_samples, space.population),
-        max_concurrent_trials=default_concurrency(space, cluster_cpus),
+        max_concurrent_trials=concurrency,
         reuse_actors=True,
         trial_dirname_creator=trial_dirname,
     )
@@ -163,9 +179,9 @@ def build_tuner(
         storage_path=str(experiment.dir.parent),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=space.keep_checkpoints),
         failure_config=tune.FailureConfig(max_failures=space.max_failures),
-        stop=NonFiniteStopper(space.metric),
+        stop=stop,
         callbacks=[
-            ProgressCallback(space.metric, space.mode, space.n_epochs),
+            ProgressCallback(space.metric, space.mode, space.n_epochs, budget=tracker),
             StateBackup(experiment.dir),
             *result_loggers(space.loggers, experiment.dir),
         ],
@@ -215,7 +231,11 @@ def fail_reasons(study: optuna.Study) -> dict[str, int]:
 
 
 def run_tuner(
-    tuner: tune.Tuner, experiment: Experiment, num_samples: int, k: int = 5
+    tuner: tune.Tuner,
+    experiment: Experiment,
+    num_samples: int,
+    k: int = 5,
+    budget: BudgetTracker | None = None,
 ) -> SweepOutcome:
     """Fit `tuner`, close Optuna records nothing will continue, export the study's trials.
 
@@ -227,9 +247,13 @@ def run_tuner(
     finish_member_asha(experiment.study_name, experiment.dir)
     study = experiment.load_study()
     expected = expected_ray_trials(trials, num_samples)
+    if budget is not None and budget.spent:  # fewer trials than asked: the budget's doing
+        expected = min(expected, len(trials))
     interrupted = was_interrupted(trials, expected, experiment.max_t)
     if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
         close_orphans(study, trials, experiment.metric, experiment.max_t)
     write_member_logs(experiment.dir, study)
     exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
-    return SweepOutcome(experiment, state_counts(study), exports, interrupted, fail_reasons(study))
+    used = "" if budget is None else budget.line() + (" (spent)" if budget.spent else "")
+    counts = state_counts(study)
+    return SweepOutcome(experiment, counts, exports, interrupted, fail_reasons(study), used)
