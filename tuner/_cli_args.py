@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def positive_int(text: str) -> int:
@@ -27,3 +28,13 @@ def sampler_seed(text: str) -> int:
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"is {value}, but must be between 0 and {MAX_SEED}")
     return value
+
+
+def budget_argument(text: str) -> dict[str, Any]:
+    """`--budget epochs=200,wall_time=2h` (or `2h`) as the space file's `budget:` mapping."""
+    from tuner._budget_settings import parse_budget
+
+    try:
+        return parse_budget(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

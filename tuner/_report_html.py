@@ -71,6 +71,7 @@ def render_report(
     counts: Mapping[str, int],
     top: pd.DataFrame,
     best_config: Mapping[str, Any] | None,
+    best_line: str,
     views: list[View],
     plots: Mapping[str, tuple[Path, str]],
     settings: Mapping[str, Any],
@@ -88,7 +89,7 @@ def render_report(
         f'<script type="text/javascript">{get_plotlyjs()}</script>',
         "</head><body>",
         f"<h1>{esc(title)}</h1>",
-        f"<p>{sum(counts.values())} trials: {esc(count_text)}.</p>",
+        f"<p>{sum(counts.values())} trials: {esc(count_text)}. {esc(best_line)}</p>",
         "<nav>"
         + "".join(f'<a href="#{esc(v.name)}">{esc(v.name.replace("_", " "))}</a>' for v in views)
         + '<a href="#plots">PNGs</a><a href="#settings">settings</a></nav>',

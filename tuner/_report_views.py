@@ -24,10 +24,11 @@ STATE_STYLES: dict[str, dict[str, object]] = {
 TRIAL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
-def _wide(values: pd.Series) -> bool:
+def _wide(values: pd.Series, ratio: float = 10) -> bool:
+    """Every value positive, spanning more than `ratio` (a log axis shows them better)."""
     array = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     array = array[np.isfinite(array)]
-    return bool(array.size and (array > 0).all() and array.max() / array.min() > 10)
+    return bool(array.size and (array > 0).all() and array.max() / array.min() > ratio)
 
 
 def learning_curves_figure(curves: pd.DataFrame, metric: str, best: str | None) -> go.Figure:
@@ -70,7 +71,8 @@ def learning_curves_figure(curves: pd.DataFrame, metric: str, best: str | None) 
             )
         )
     figure.update_xaxes(title="epoch", dtick=1 if curves["epoch"].max() <= 20 else None)
-    figure.update_yaxes(title=metric, type="log" if _wide(curves[metric]) else "linear")
+    # early divergent epochs would squeeze the converged ones flat on a linear axis
+    figure.update_yaxes(title=metric, type="log" if _wide(curves[metric], 5) else "linear")
     figure.update_layout(legend_title_text="state (trials)", margin={"t": 30})
     return figure
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from tuner.sweep import SweepOutcome
 
 #: command-line overrides of space-file fields (`seed` goes to `searcher.seed`)
-OVERRIDES = ("name", "num_samples", "address", "storage_path", "seed")
+OVERRIDES = ("name", "num_samples", "address", "storage_path", "seed", "budget")
 
 
 def apply_overrides(space: Any, overrides: Mapping[str, Any]) -> Any:
@@ -131,6 +131,7 @@ def run_space(
                 refuse_unshared(space.storage_path, path)
             started = True
             # Ray Tune, pandas and the rest are imported while the new workers import theirs
+            from tuner.budget import budget_tracker
             from tuner.sweep import build_tuner, run_tuner
 
             if announce is not None:
@@ -141,8 +142,9 @@ def run_space(
                 folder_in_use(experiment.dir),
                 _ended_on_gcs_loss(session, experiment, on_gcs_loss, k),
             ):
-                tuner = build_tuner(space, experiment, session.num_cpus)
-                return run_tuner(tuner, experiment, space.num_samples, k)
+                tracker = budget_tracker(space)
+                tuner = build_tuner(space, experiment, session.num_cpus, tracker=tracker)
+                return run_tuner(tuner, experiment, space.num_samples, k, budget=tracker)
     except BaseException:
         if not started:  # Ray could not start (a cluster out of reach): no folder left
             discard_experiment(experiment)

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from trainables.lr.errors import ConfigError, TunerError
-from tuner._cli_args import positive_int, sampler_seed
+from tuner._cli_args import budget_argument, positive_int, sampler_seed
 from tuner.preview import PREVIEW_COMMANDS, add_preview_parsers
 
 OK, FAILURE, BAD_INPUT, INTERRUPTED, TERMINATED = 0, 1, 2, 130, 143
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="Ray cluster: auto, ray://host:port or host:port")
     run.add_argument("--storage-path", help="results root (default: the file's, `results`)")
     run.add_argument("--seed", type=sampler_seed, help="sampler seed (default: the file's)")
+    run.add_argument(
+        "--budget",
+        type=budget_argument,
+        help="stop asking for trials once spent: epochs=N and/or wall_time=2h (or just 2h)",
+    )
     run.add_argument(
         "--resume",
         action="store_true",
@@ -234,6 +239,7 @@ def _run(args: argparse.Namespace) -> int:
             address=args.address,
             storage_path=args.storage_path,
             seed=args.seed,
+            budget=args.budget,
             resume_existing=args.resume,
             trust=args.trust,
         )

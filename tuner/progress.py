@@ -57,8 +57,10 @@ class ProgressCallback(Callback):
         max_t: int,
         out: TextIO | Callable[[], TextIO] | None = None,
         study: Any = None,
+        budget: Any = None,
     ) -> None:
         self._metric, self._mode, self._max_t = metric, mode, max_t
+        self._budget = budget  # a `tuner.budget.BudgetTracker`, shown at the end of each line
         self._out = out
         self._start = time.monotonic()
         self._study = study
@@ -88,7 +90,9 @@ class ProgressCallback(Callback):
 
     def _print(self, text: str, counts: str) -> None:
         elapsed = time.monotonic() - self._start
-        print(f"[{elapsed:5.0f}s] {text} | {counts}", file=self._stream(), flush=True)
+        budget = getattr(self, "_budget", None)
+        used = f" | {budget.line()}" if budget is not None else ""
+        print(f"[{elapsed:5.0f}s] {text} | {counts}{used}", file=self._stream(), flush=True)
 
     def _best(self, done: list[tuple[float | None, str]]) -> str:
         done = [(v, i) for v, i in done if v is not None]

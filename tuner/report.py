@@ -153,6 +153,17 @@ def interactive_views(results: Results, k: int, found: dict[str, float]) -> list
     ]
 
 
+def best_line(results: Results) -> str:
+    """`Best score (its last epoch) 1.61: trial 58070cf2 (#13), 20 epochs.` (or why not)."""
+    best = top_trials(results.study, results.mode, 1)
+    if not best:
+        return "No trial ran the full budget yet."
+    trial = best[0]
+    who = f"trial {trial.user_attrs.get(RAY_TRIAL_ID, '')} (#{trial.number})"
+    epochs = max(trial.intermediate_values, default=0)
+    return f"Best {results.metric} (its last epoch) {trial.value:.4g}: {who}, {epochs} epochs."
+
+
 def write_report(path: str | Path, k: int = 5) -> ReportPaths:
     """Draw the PNGs into `DIR/plots/` and write `DIR/report.html` (module docstring)."""
     results = load(path)
@@ -167,6 +178,7 @@ def write_report(path: str | Path, k: int = 5) -> ReportPaths:
         counts=state_counts(results.study),
         top=top[keep].dropna(axis=1, how="all"),
         best_config=configs[0] if configs else None,
+        best_line=best_line(results),
         views=interactive_views(results, k, found),
         plots=captions,
         settings=results.settings(),

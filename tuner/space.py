@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from search_spaces import SearchDef, define_search, search_problems
 from trainables.lr.errors import ConfigError, Problem, pydantic_problems
+from tuner._budget_settings import BudgetSettings
 from tuner._logger_settings import LoggerName, logger_problems
 from tuner._space_samples import CHECK_SAMPLES, sample_configs, sample_problems
 from tuner._space_settings import (
@@ -86,6 +87,8 @@ class SpaceFile(BaseModel):
     address: str | None = None
     #: result loggers beside Ray's JSON and CSV (`tuner._ray_loggers`)
     loggers: list[LoggerName] = []
+    #: total epochs and/or wall time after which the sweep asks for no new trial (`tuner.budget`)
+    budget: BudgetSettings | None = None
 
     _source: str = PrivateAttr(default="space.yaml")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)

@@ -29,6 +29,8 @@ def summary_text(outcome: SweepOutcome, top: int = 5) -> str:
         lines.append(shown.to_string(index=False))
     if outcome.stopped:
         lines += ["", f"sweep stopped (fail_fast): {outcome.stopped}"]
+    if outcome.budget.endswith("(spent)"):
+        lines += ["", f"{outcome.budget}: the sweep asked for no more trials"]
     if outcome.fail_reasons:
         lines += ["", "why trials failed:"]
         lines += [f"  {n} x {reason}" for reason, n in list(outcome.fail_reasons.items())[:5]]

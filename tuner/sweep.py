@@ -22,6 +22,7 @@ from ray.tune.stopper import CombinedStopper
 from tuner._ray_loggers import result_loggers
 from tuner.actor_reuse import actors_kept_while_starting
 from tuner.asha import Passed, ResumableASHA, passed_rungs
+from tuner.budget import BudgetLimiter, BudgetTracker, budget_stopper
 from tuner.disk_full import closed_after_disk_full, is_disk_full, keep_reserve
 from tuner.experiment import Experiment
 from tuner.export import ExportPaths, write_exports
@@ -68,6 +69,8 @@ class SweepOutcome:
     gcs_lost: bool = False
     #: why `fail_fast` stopped the sweep (None when it did not)
     stopped: str | None = None
+    #: the budget's use (`budget 60/60 epochs`), ending in "(spent)" when it ended the sweep
+    budget: str = ""
 
     @property
     def unfinished(self) -> int:
@@ -76,8 +79,9 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        done = not self.interrupted and self.unfinished == 0 and self.stopped is None
-        return done and self.counts.get("COMPLETE", 0) > 0
+        """Ended, with a COMPLETE trial, or because its budget was spent."""
+        ended = not self.interrupted and self.unfinished == 0 and self.stopped is None
+        return ended and (self.counts.get("COMPLETE", 0) > 0 or self.budget.endswith("(spent)"))
 
 
 def trial_dirname(trial: Any) -> str:
@@ -172,17 +176,27 @@ def default_concurrency(space: Any, cluster_cpus: float) -> int:
 
 
 def build_tuner(
-    space: Any, experiment: Experiment, cluster_cpus: float, earlier: Passed | None = None
+    space: Any,
+    experiment: Experiment,
+    cluster_cpus: float,
+    earlier: Passed | None = None,
+    tracker: BudgetTracker | None = None,
 ) -> tune.Tuner:
     """The `ray.tune.Tuner` for `space`, writing into `experiment.dir` (its `tuner.pkl`
     signed at once: `tuner.trust`; `earlier`: the trials of a grown sweep's study, for ASHA's
-    rungs, see `tuner.growth`). The searcher is wrapped as Ray would wrap it, in a
-    `ConcurrencyLimiter` and a search generator, one that a moved folder's resume points at
+    rungs, see `tuner.growth`; `tracker`: the space's budget, see `tuner.budget`). The searcher
+    is wrapped as Ray would wrap it, in a `ConcurrencyLimiter` (the budget's `BudgetLimiter`
+    when there is a budget) and a search generator, one that a moved folder's resume points at
     the folder in use (`tuner.relocation`)."""
     fail_fast = FailFast(space.fail_fast, experiment.study_name)
-    limited = ConcurrencyLimiter(
-        build_searcher(space, experiment), max_concurrent=default_concurrency(space, cluster_cpus)
-    )
+    searcher = build_searcher(space, experiment)
+    concurrency = default_concurrency(space, cluster_cpus)
+    stoppers: list[Any] = [NonFiniteStopper(space.metric), fail_fast]
+    if tracker is None:
+        limited: ConcurrencyLimiter = ConcurrencyLimiter(searcher, max_concurrent=concurrency)
+    else:
+        limited = BudgetLimiter(searcher, concurrency, tracker)
+        stoppers.append(budget_stopper(space, tracker))
     tune_config = tune.TuneConfig(
         metric=space.metric,
         mode=space.mode,
@@ -197,9 +211,9 @@ def build_tuner(
         storage_path=str(experiment.dir.parent),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=space.keep_checkpoints),
         failure_config=tune.FailureConfig(max_failures=space.max_failures),
-        stop=CombinedStopper(NonFiniteStopper(space.metric), fail_fast),
+        stop=CombinedStopper(*stoppers),
         callbacks=[
-            ProgressCallback(space.metric, space.mode, space.n_epochs),
+            ProgressCallback(space.metric, space.mode, space.n_epochs, budget=tracker),
             StateBackup(experiment.dir),
             *result_loggers(space.loggers, experiment.dir),
         ],
@@ -263,7 +277,11 @@ def fail_reasons(study: optuna.Study) -> dict[str, int]:
 
 
 def run_tuner(
-    tuner: tune.Tuner, experiment: Experiment, num_samples: int, k: int = 5
+    tuner: tune.Tuner,
+    experiment: Experiment,
+    num_samples: int,
+    k: int = 5,
+    budget: BudgetTracker | None = None,
 ) -> SweepOutcome:
     """Fit `tuner`, close Optuna records nothing will continue, export the study's trials.
 
@@ -279,6 +297,8 @@ def run_tuner(
         finish_member_asha(experiment.study_name, experiment.dir)
         study = experiment.load_study(writable=True)
         expected = expected_ray_trials(trials, num_samples)
+        if budget is not None and budget.spent:  # fewer trials than asked: the budget's doing
+            expected = min(expected, len(trials))
         interrupted = was_interrupted(trials, expected, experiment.max_t)
         stopped = stopped_reason(experiment.study_name)
         if stopped is not None:  # fail_fast: what it stopped is closed, nothing to resume
@@ -293,7 +313,10 @@ def run_tuner(
             raise closed_after_disk_full(experiment, error, k) from error
         raise
     counts, reasons = state_counts(study), fail_reasons(study)
-    return SweepOutcome(experiment, counts, exports, interrupted, reasons, stopped=stopped)
+    used = "" if budget is None else budget.line() + (" (spent)" if budget.spent else "")
+    return SweepOutcome(
+        experiment, counts, exports, interrupted, reasons, stopped=stopped, budget=used
+    )
 
 
 def outcome_after_gcs_loss(experiment: Experiment, k: int = 5) -> SweepOutcome:
