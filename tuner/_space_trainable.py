@@ -120,9 +120,10 @@ def _custom(name: str, function: Any) -> tuple[Any, list[Problem]]:
         groups = tuple(itertools.islice(groups, MAX_GROUPS + 1))
     except Exception as error:
         return None, [_raised(name, error, "its groups")]
-    if not groups or len(groups) > MAX_GROUPS or not all(isinstance(g, str) and g for g in groups):
+    # no groups: a trainable without learning-rate groups (a benchmark function, say)
+    if len(groups) > MAX_GROUPS or not all(isinstance(g, str) and g for g in groups):
         message = f"{name!r} declares groups {bounded(repr(groups), 100)}"
-        fix = f"declare 1 to {MAX_GROUPS} non-empty group names"
+        fix = f"declare up to {MAX_GROUPS} non-empty group names"
         return None, [Problem("trainable", f"{message}, not a list of group names", fix)]
     check = getattr(function, "config_problems", None)
     if check is None:
