@@ -17,6 +17,7 @@ holds, byte for byte (the ones its signature covers).
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ from typing import Any
 from ray.tune.search import SearchGenerator
 
 from trainables.lr.errors import TunerError
+from tuner.trust import sign_folder
+
+logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _folder: list[Path] = []
@@ -106,6 +110,18 @@ class RelocatedSearch(SearchGenerator):
     """Ray's search generator whose restored experiment makes new trials in the folder in use
     (Ray keeps the pickled one, which names the folder the sweep was started in), restored
     from that folder's state only."""
+
+    def save_to_dir(self, dirpath: str, session_str: str) -> None:
+        """Ray's save into its staging folder `dirpath` (after the experiment state), then the
+        signature of what it staged, before Ray copies it into the folder (`tuner.trust`)."""
+        super().save_to_dir(dirpath, session_str)
+        folder = current_folder()
+        if folder is None:
+            return
+        try:  # a signature must never stop the sweep: the state backup signs again
+            sign_folder(folder, staged=Path(dirpath))
+        except (OSError, TunerError) as error:
+            logger.warning("could not sign the state saved in %s: %s", folder, error)
 
     def restore_from_dir(self, dirpath: str) -> None:
         folder = current_folder()

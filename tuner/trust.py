@@ -6,7 +6,9 @@ whatever code the file names. So the tuner signs what it writes: after each save
 state, `sign_folder` writes `SIGNATURE`, a manifest of those files' SHA-256 digests with an
 HMAC-SHA256 over it, keyed by a per-user secret kept outside every folder
 (`$XDG_CONFIG_HOME/lr-tuner/signing.key`, else `~/.config/lr-tuner/signing.key`, created 0600),
-as notebook tools do to trust notebooks. `check_folder` refuses to resume a folder whose
+as notebook tools do to trust notebooks; Ray's staged state is signed as soon as Ray has
+written it (`tuner.relocation.RelocatedSearch.save_to_dir`), before Ray copies it into the
+folder. `check_folder` refuses to resume a folder whose
 pickled files are not all signed with that key and unchanged since, unless told to trust it.
 """
 
@@ -81,22 +83,32 @@ def _digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _mac(key: bytes, files: dict[str, str]) -> str:
+def _mac(key: bytes, files: dict[str, list[str]]) -> str:
     body = json.dumps({"version": _VERSION, "files": files}, sort_keys=True).encode()
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def sign_folder(exp_dir: Path) -> None:
-    """Sign the pickled files `exp_dir` holds now (the manifest is replaced atomically)."""
+def sign_folder(exp_dir: Path, staged: Path | None = None) -> None:
+    """Sign the pickled files `exp_dir` holds now, and, when Ray has just written new state
+    into its staging folder `staged` (to be copied into `exp_dir` next), those too: a name
+    may then carry two digests, the one in the folder and the one on its way, so the folder
+    is signed whether or not the copy happened (the manifest is replaced atomically)."""
     exp_dir = Path(exp_dir)
-    files = {p.relative_to(exp_dir).as_posix(): _digest(p) for p in pickled_files(exp_dir)}
-    manifest = {"version": _VERSION, "files": files, "hmac": _mac(user_key(), files)}
+    files: dict[str, set[str]] = {}
+    for path in pickled_files(exp_dir):
+        files.setdefault(path.relative_to(exp_dir).as_posix(), set()).add(_digest(path))
+    if staged is not None:
+        for path in pickled_files(Path(staged)):
+            if path.parent == Path(staged):
+                files.setdefault(path.name, set()).add(_digest(path))
+    listed = {name: sorted(digests) for name, digests in sorted(files.items())}
+    manifest = {"version": _VERSION, "files": listed, "hmac": _mac(user_key(), listed)}
     staging = exp_dir / f"{SIGNATURE}.new"
     staging.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     staging.replace(exp_dir / SIGNATURE)
 
 
-def signed_digests(exp_dir: Path) -> dict[str, str]:
+def signed_digests(exp_dir: Path) -> dict[str, list[str]]:
     """The digests `exp_dir`'s manifest holds, once its HMAC is checked with this user's key;
     `UntrustedFolder` when it is missing, damaged or not signed with that key."""
     path = Path(exp_dir) / SIGNATURE
@@ -114,12 +126,13 @@ def signed_digests(exp_dir: Path) -> dict[str, str]:
     return files
 
 
-def unsigned(exp_dir: Path, files: list[Path], signed: dict[str, str]) -> list[str]:
+def unsigned(exp_dir: Path, files: list[Path], signed: dict[str, list[str]]) -> list[str]:
     """Which of `files` (in `exp_dir`) are not signed as they are now."""
     names = []
     for path in files:
         name = path.relative_to(exp_dir).as_posix()
-        if signed.get(name) != _digest(path):
+        digests = signed.get(name)
+        if not isinstance(digests, list) or _digest(path) not in digests:
             names.append(name)
     return names
 
