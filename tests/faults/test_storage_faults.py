@@ -134,7 +134,12 @@ def test_a_disk_filling_mid_sweep_closes_every_record_and_resume_agrees(
         assert rows == before.get(ray_id, [])  # its curve did not go on
         epochs = [row["training_iteration"] for row in rows]
         assert max(epochs, default=0) <= max(record.intermediate_values, default=0)
-    assert len(after.trials) == 6
+    from ray.tune import ExperimentAnalysis
+
+    assert len(ExperimentAnalysis(str(exp_dir)).trials) == 6  # num_samples Ray trials
+    ray_ids = [t.user_attrs.get(RAY_TRIAL_ID) for t in after.trials]
+    assert len(set(ray_ids)) == len(ray_ids)  # one record each (a record asked for as the
+    # disk filled, never in Ray's state, is closed FAIL and a new trial takes its place)
     assert any(t.state == TrialState.COMPLETE for t in after.trials)
 
 
