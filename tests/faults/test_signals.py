@@ -20,6 +20,7 @@ from tests.tuner.test_reliability_driver import (
     _check_finished,
     _driver_midway,
     _ended,
+    _records,
 )
 from tuner.experiment import load_experiment
 from tuner.gcs_watch import _processes
@@ -88,7 +89,8 @@ def test_a_killed_gcs_ends_the_sweep_promptly_with_tables_and_the_resume_command
     assert lost, [t.user_attrs for t in study.trials]
     frame = pd.read_csv(exp_dir / "trials.csv")
     assert list(frame["state"]) == [t.state.name for t in study.trials]
-    before = {t.number: (t.state, t.intermediate_values) for t in study.trials}
+    before = _records(exp_dir)  # every record, closed
+    assert len(before) == len(study.trials)
 
     attempts = _resumed(exp_dir, run.attempts_log, before)  # records kept, the rest finished
     for record in lost:  # a closed record's trial is not run again
