@@ -1,4 +1,4 @@
-"""`python -m tuner`: run, validate, sample, resume, best, export, report.
+"""`python -m tuner`: run, validate, sample, resume, best, export, report, preview, schema.
 
 Exit codes: 0 success, 2 bad input (every problem listed with file and dotted path; Ray is never
 started for a bad file), 1 failure (the sweep could not run, or no trial ran the full budget, or
@@ -23,6 +23,7 @@ import yaml
 from trainables.lr.errors import ConfigError, TunerError
 from tuner._cli_args import budget_argument, positive_int, sampler_seed
 from tuner.preview import PREVIEW_COMMANDS, add_preview_parsers
+from tuner.space_schema import SCHEMA_COMMANDS, add_schema_parser
 
 OK, FAILURE, BAD_INPUT, INTERRUPTED, TERMINATED = 0, 1, 2, 130, 143
 _TRUST_HELP = (
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--k", type=positive_int, default=5, help="top trials (default 5)")
 
     add_preview_parsers(commands)  # preview, schedules
+    add_schema_parser(commands)
     return parser
 
 
@@ -296,6 +298,7 @@ _COMMANDS = {
     "export": _export,
     "report": _report,
     **PREVIEW_COMMANDS,
+    **SCHEMA_COMMANDS,
 }
 
 
