@@ -130,6 +130,11 @@ class BudgetTPESampler(BaseSampler):
         self._view: tuple[int, optuna.Study | None, FrozenTrial | None] = (-1, None, None)
         self.chosen_budget: float | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_view"] = (-1, None, None)  # rebuilt from the study when needed
+        return state
+
     def reseed_rng(self) -> None:
         self._tpe.reseed_rng()
         self._random.reseed_rng()

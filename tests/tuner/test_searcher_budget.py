@@ -188,3 +188,15 @@ def test_with_asha_like_stops_the_model_finds_the_optimum_the_curves_agree_on() 
         proposals.append(trial.params["x"])
         study.tell(trial, state=TrialState.FAIL)
     assert np.median(np.abs(np.array(proposals) - 0.3)) < 0.1
+
+
+def test_sampler_pickles_without_its_model_copy_and_goes_on_the_same() -> None:
+    import pickle
+
+    study = _study_with_curves(30, top=0.5, low_best=0.5)
+    study.ask(X)
+    copy = pickle.loads(pickle.dumps(study.sampler))
+    assert copy._view == (-1, None, None)  # noqa: SLF001
+    twin = optuna.create_study(sampler=copy)
+    twin.add_trials(study.trials)
+    assert twin.ask(X).params == study.ask(X).params
