@@ -16,6 +16,9 @@ at one budget (epoch) `b`, each seen as a plain finished trial with that value:
   least `min_pairs` observations: when the Spearman correlation of the values at `b` and at
   `h` over the trials seen at both is below `min_correlation`, the model is fitted at `h`
   instead (the lowest budgets are noisy early in training; measured as the sweep runs);
+- trials ASHA stopped before `b` stay in the copy as PRUNED with their curves, so Optuna's TPE
+  ranks them after every trial seen at `b` (deepest first): they mark where not to look
+  (`below_budget`; without them the model sees only the few trials that reached `b`);
 - a share `random_fraction` of the trials (BOHB's 1/3) is drawn at random whatever the model
   says, so a region the noisy early budgets misjudged is still sampled;
 - trials still running are passed on as running, so `constant_liar` keeps parallel
@@ -113,6 +116,7 @@ class BudgetTPESampler(BaseSampler):
         min_pairs: int = 5,
         min_correlation: float = 0.5,
         random_fraction: float = 1 / 3,
+        below_budget: bool = True,
         **tpe_options: Any,
     ) -> None:
         self._n_min = max(n_startup_trials, 1)
@@ -121,9 +125,15 @@ class BudgetTPESampler(BaseSampler):
         self._tpe = TPESampler(seed=seed, n_startup_trials=self._min_pairs, **tpe_options)
         self._random = optuna.samplers.RandomSampler(seed=seed)
         self._random_fraction = random_fraction
+        self._below_budget = below_budget
         self._coin = np.random.default_rng(seed)
         self._view: tuple[int, optuna.Study | None, FrozenTrial | None] = (-1, None, None)
         self.chosen_budget: float | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_view"] = (-1, None, None)  # rebuilt from the study when needed
+        return state
 
     def reseed_rng(self) -> None:
         self._tpe.reseed_rng()
@@ -151,6 +161,18 @@ class BudgetTPESampler(BaseSampler):
                 for t in trials
                 if t.number in at_budget
             ]
+            if self._below_budget:  # ranked after every trial seen at the budget
+                copies += [
+                    create_trial(
+                        state=TrialState.PRUNED,
+                        intermediate_values=dict(t.intermediate_values),
+                        **_sampled(t),
+                    )
+                    for t in trials
+                    if t.state == TrialState.PRUNED
+                    and t.number not in at_budget
+                    and t.intermediate_values
+                ]
             copies += [
                 create_trial(state=TrialState.RUNNING, **_sampled(t))
                 for t in trials

@@ -72,7 +72,8 @@ def test_choose_budget_takes_the_highest_with_enough_unless_it_mispredicts_the_t
 def _study_with_curves(n: int, top: float, low_best: float) -> optuna.Study:
     """Trials whose epoch-1 value is lowest near `low_best`, their epoch-4 value near `top`:
     every other trial reached epoch 4, the rest were pruned at 1."""
-    study = optuna.create_study(sampler=BudgetTPESampler(seed=0, random_fraction=0.0))
+    sampler = BudgetTPESampler(seed=0, random_fraction=0.0, below_budget=False)
+    study = optuna.create_study(sampler=sampler)
     rng = np.random.default_rng(0)
     for i in range(n):
         x = float(rng.random())
@@ -150,3 +151,52 @@ def test_parallel_trials_are_passed_on_as_running_for_the_constant_liar() -> Non
 def test_build_sampler_names_the_budget_tpe_and_optunas_own() -> None:
     assert isinstance(build_sampler("tpe", seed=0, n_startup_trials=4), BudgetTPESampler)
     assert type(build_sampler("tpe_optuna", seed=0)) is optuna.samplers.TPESampler
+
+
+def test_trials_stopped_below_the_budget_are_kept_as_pruned_ranked_after_it() -> None:
+    study = _study_with_curves(40, top=0.8, low_best=0.1)
+    sampler = BudgetTPESampler(seed=0, random_fraction=0.0)
+    trial = study.ask(X)
+    view, _ = sampler._model_view(study, trial._cached_frozen_trial)  # noqa: SLF001
+    states = [t.state for t in view.get_trials()]
+    assert states.count(TrialState.COMPLETE) == 20  # the trials seen at epoch 4
+    assert states.count(TrialState.PRUNED) == 20  # stopped at epoch 1, with their curves
+    pruned = [t for t in view.get_trials() if t.state == TrialState.PRUNED]
+    assert all(list(t.intermediate_values) == [1] for t in pruned)
+    plain = BudgetTPESampler(seed=0, random_fraction=0.0, below_budget=False)
+    view, _ = plain._model_view(study, trial._cached_frozen_trial)  # noqa: SLF001
+    assert [t.state for t in view.get_trials()].count(TrialState.PRUNED) == 0
+
+
+def test_with_asha_like_stops_the_model_finds_the_optimum_the_curves_agree_on() -> None:
+    """Trials continue past epoch 1 only when their epoch-1 value beats the median so far."""
+    study = optuna.create_study(sampler=BudgetTPESampler(seed=0, random_fraction=0.0))
+    rng = np.random.default_rng(1)
+    firsts: list[float] = []
+    for _ in range(40):
+        x = float(rng.random())
+        first = (x - 0.3) ** 2 + 0.01
+        firsts.append(first)
+        values = {1: first}
+        if first <= np.median(firsts):
+            values.update({e: (x - 0.3) ** 2 for e in (2, 3, 4)})
+        state = TrialState.COMPLETE if 4 in values else TrialState.PRUNED
+        study.add_trial(curve_trial(x, values, state))
+    proposals = []
+    for _ in range(15):
+        trial = study.ask(X)
+        proposals.append(trial.params["x"])
+        study.tell(trial, state=TrialState.FAIL)
+    assert np.median(np.abs(np.array(proposals) - 0.3)) < 0.1
+
+
+def test_sampler_pickles_without_its_model_copy_and_goes_on_the_same() -> None:
+    import pickle
+
+    study = _study_with_curves(30, top=0.5, low_best=0.5)
+    study.ask(X)
+    copy = pickle.loads(pickle.dumps(study.sampler))
+    assert copy._view == (-1, None, None)  # noqa: SLF001
+    twin = optuna.create_study(sampler=copy)
+    twin.add_trials(study.trials)
+    assert twin.ask(X).params == study.ask(X).params
