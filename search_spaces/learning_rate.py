@@ -17,7 +17,8 @@ matches (group, then component, then `*.level`). With only `lr` declared the out
 number form (`learning_rate: x`); otherwise it is the hierarchical mapping over every group of
 the trainable, `{component: {level: {lr, freeze_after}}}`, so every group's lr is explicit (there
 the number form's implicit 10x for `dsr.subjects` does not apply: only declared factors do).
-Optuna parameters are named after the output path: `learning_rate/lr`,
+Optuna parameters are named after the output path: `learning_rate` in the number form (what the
+trainable receives), else `learning_rate/lr` for the base lr,
 `learning_rate/encoder/multiplier`, `learning_rate/dsr/subjects/multiplier`,
 `learning_rate/*/subjects/multiplier`, `learning_rate/encoder/subjects/freeze_after`.
 """
@@ -34,6 +35,8 @@ from search_spaces.distributions import FreezeDef, PositiveDef, resolve_freeze_a
 from trainables.lr.errors import Problem, join_path, suggest
 
 DSR_SUBJECTS = "dsr.subjects"
+#: the Optuna parameter of a lone searched lr (the number form): named as the config key it sets
+LR_PARAM = "learning_rate"
 
 
 class LearningRateDef(BaseModel):
@@ -98,9 +101,9 @@ def define_learning_rate(
     """Sample `learning_rate` (and `dsr_subject_multiplier` in the number form) in seed format.
 
     E.g. `LearningRateDef(lr={"log_uniform": [1e-3, 1e-1]})` with trial parameter
-    `learning_rate/lr = 0.01` gives `{"learning_rate": 0.01}`.
+    `learning_rate = 0.01` gives `{"learning_rate": 0.01}`.
     """
-    base = spec.lr.suggest(trial, "learning_rate/lr")
+    base = spec.lr.suggest(trial, LR_PARAM if spec.is_number_form else "learning_rate/lr")
     if spec.is_number_form:
         out: dict[str, Any] = {"learning_rate": base}
         if dsr_subject_multiplier is not None:

@@ -14,12 +14,11 @@ GROUPS = ("encoder.shared", "encoder.subjects", "decoder.shared", "dsr.shared", 
 
 def test_only_a_base_lr_gives_the_seed_number_form():
     spec = LearningRateDef(lr={"log_uniform": [1e-3, 1e-1]})
-    out = define_learning_rate(
-        FixedTrial({"learning_rate/lr": 0.02}), spec, n_epochs=10, group_names=GROUPS
-    )
-    assert out == {"learning_rate": 0.02}
+    trial = FixedTrial({"learning_rate": 0.02})  # named as the config key it sets
+    out = define_learning_rate(trial, spec, n_epochs=10, group_names=GROUPS)
+    assert out == {"learning_rate": 0.02} and trial.params == {"learning_rate": 0.02}
     with_mult = define_learning_rate(
-        FixedTrial({"learning_rate/lr": 0.02}),
+        FixedTrial({"learning_rate": 0.02}),
         spec,
         n_epochs=10,
         group_names=GROUPS,
