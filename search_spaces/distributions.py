@@ -152,11 +152,23 @@ def _freeze(dist: DistDef) -> DistDef:
     return dist
 
 
+def _non_negative(dist: DistDef) -> DistDef:
+    if dist.kind in ("const", "choice"):
+        bad = [v for v in dist.values() if not (is_number(v) and v >= 0 and math.isfinite(v))]
+        if bad:
+            raise ValueError(f"every value must be a number >= 0 (not {bad[0]!r})")
+    elif dist.values()[0] < 0:
+        raise ValueError("the range must lie at or above 0")
+    return dist
+
+
 #: any trainable setting: a distribution or a constant
 ValueDef = Annotated[DistDef, BeforeValidator(_as_def)]
 #: a learning rate or a multiplier: every value > 0
 PositiveDef = Annotated[DistDef, BeforeValidator(_as_def), AfterValidator(_positive)]
-#: `freeze_after`: null, an epoch, or a fraction of n_epochs
+#: a weight decay: every value >= 0
+NonNegativeDef = Annotated[DistDef, BeforeValidator(_as_def), AfterValidator(_non_negative)]
+#: `freeze_after` or `unfreeze_at`: null, an epoch, or a fraction of n_epochs
 FreezeDef = Annotated[DistDef, BeforeValidator(_as_def), AfterValidator(_freeze)]
 
 

@@ -9,15 +9,20 @@ learning_rate:
     "*.subjects": {choice: [1.0, 10.0]}        # one level in every component
   freeze_after:                                # null, an epoch, or a fraction of n_epochs
     encoder.subjects: {choice: [null, 0.5]}
+  unfreeze_at: {decoder: {choice: [null, 2]}}  # the same values, frozen until then
+  weight_decay: {encoder: {log_uniform: [1.0e-5, 1.0e-2]}, dsr: 0.0}   # each >= 0
 ```
 
 A group's lr is the base lr times every multiplier whose key matches it (and, for `dsr.subjects`,
-the searched `dsr_subject_multiplier`); its `freeze_after` comes from the most specific key that
-matches (group, then component, then `*.level`). With only `lr` declared the output is the seed's
+the searched `dsr_subject_multiplier`); its `freeze_after`, `unfreeze_at` and `weight_decay` come
+from the most specific key that matches (group, then component, then `*.level`; a leaf carries
+`unfreeze_at`/`weight_decay` only when that section is declared, null where no key matches).
+With only `lr` declared the output is the seed's
 number form (`learning_rate: x`); otherwise it is the hierarchical mapping over every group of
 the trainable, `{component: {level: {lr, freeze_after}}}`, so every group's lr is explicit (there
 the number form's implicit 10x for `dsr.subjects` does not apply: only declared factors do).
-Optuna parameters are named after the output path: `learning_rate/lr`,
+Optuna parameters are named after the output path: `learning_rate` in the number form (what the
+trainable receives), else `learning_rate/lr` for the base lr,
 `learning_rate/encoder/multiplier`, `learning_rate/dsr/subjects/multiplier`,
 `learning_rate/*/subjects/multiplier`, `learning_rate/encoder/subjects/freeze_after`.
 """
@@ -30,10 +35,17 @@ from typing import Any
 import optuna
 from pydantic import BaseModel, ConfigDict
 
-from search_spaces.distributions import FreezeDef, PositiveDef, resolve_freeze_after
+from search_spaces.distributions import (
+    FreezeDef,
+    NonNegativeDef,
+    PositiveDef,
+    resolve_freeze_after,
+)
 from trainables.lr.errors import Problem, join_path, suggest
 
 DSR_SUBJECTS = "dsr.subjects"
+#: the Optuna parameter of a lone searched lr (the number form): named as the config key it sets
+LR_PARAM = "learning_rate"
 
 
 class LearningRateDef(BaseModel):
@@ -44,11 +56,13 @@ class LearningRateDef(BaseModel):
     lr: PositiveDef
     multipliers: dict[str, PositiveDef] = {}
     freeze_after: dict[str, FreezeDef] = {}
+    unfreeze_at: dict[str, FreezeDef] = {}
+    weight_decay: dict[str, NonNegativeDef] = {}
 
     @property
     def is_number_form(self) -> bool:
         """Only the base lr is searched: the output is the seed's `learning_rate: x`."""
-        return not self.multipliers and not self.freeze_after
+        return not (self.multipliers or self.freeze_after or self.unfreeze_at or self.weight_decay)
 
 
 def _split(name: str) -> tuple[str, str | None]:
@@ -98,9 +112,9 @@ def define_learning_rate(
     """Sample `learning_rate` (and `dsr_subject_multiplier` in the number form) in seed format.
 
     E.g. `LearningRateDef(lr={"log_uniform": [1e-3, 1e-1]})` with trial parameter
-    `learning_rate/lr = 0.01` gives `{"learning_rate": 0.01}`.
+    `learning_rate = 0.01` gives `{"learning_rate": 0.01}`.
     """
-    base = spec.lr.suggest(trial, "learning_rate/lr")
+    base = spec.lr.suggest(trial, LR_PARAM if spec.is_number_form else "learning_rate/lr")
     if spec.is_number_form:
         out: dict[str, Any] = {"learning_rate": base}
         if dsr_subject_multiplier is not None:
@@ -114,6 +128,14 @@ def define_learning_rate(
         k: resolve_freeze_after(d.suggest(trial, param_name(k, "freeze_after")), n_epochs)
         for k, d in sorted(spec.freeze_after.items())
     }
+    unfreezes = {
+        k: resolve_freeze_after(d.suggest(trial, param_name(k, "unfreeze_at")), n_epochs)
+        for k, d in sorted(spec.unfreeze_at.items())
+    }
+    decays = {
+        k: d.suggest(trial, param_name(k, "weight_decay"))
+        for k, d in sorted(spec.weight_decay.items())
+    }
     leaves = {}
     for group in group_names:
         lr = base
@@ -121,9 +143,18 @@ def define_learning_rate(
             lr = lr * factor if key_matches(key, group) else lr
         if group == DSR_SUBJECTS and dsr_subject_multiplier is not None:
             lr *= dsr_subject_multiplier
-        keys = sorted((k for k in freezes if key_matches(k, group)), key=_specificity)
-        leaves[group] = {"lr": lr, "freeze_after": freezes[keys[-1]] if keys else None}
+        leaves[group] = {"lr": lr, "freeze_after": _most_specific(freezes, group)}
+        if spec.unfreeze_at:
+            leaves[group]["unfreeze_at"] = _most_specific(unfreezes, group)
+        if spec.weight_decay:
+            leaves[group]["weight_decay"] = _most_specific(decays, group)
     return {"learning_rate": nest_groups(leaves)}
+
+
+def _most_specific(values: Mapping[str, Any], group: str) -> Any:
+    """The value of the most specific key (group, component, `*.level`) matching `group`."""
+    keys = sorted((k for k in values if key_matches(k, group)), key=_specificity)
+    return values[keys[-1]] if keys else None
 
 
 def learning_rate_problems(
@@ -135,7 +166,7 @@ def learning_rate_problems(
     for group in group_names:
         component, level = _split(group)
         levels.setdefault(component, []).extend([level] if level is not None else [])
-    for section in ("multipliers", "freeze_after"):
+    for section in ("multipliers", "freeze_after", "unfreeze_at", "weight_decay"):
         for key in getattr(spec, section):
             if any(key_matches(key, g) for g in group_names):
                 continue

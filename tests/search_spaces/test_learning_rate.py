@@ -14,12 +14,11 @@ GROUPS = ("encoder.shared", "encoder.subjects", "decoder.shared", "dsr.shared", 
 
 def test_only_a_base_lr_gives_the_seed_number_form():
     spec = LearningRateDef(lr={"log_uniform": [1e-3, 1e-1]})
-    out = define_learning_rate(
-        FixedTrial({"learning_rate/lr": 0.02}), spec, n_epochs=10, group_names=GROUPS
-    )
-    assert out == {"learning_rate": 0.02}
+    trial = FixedTrial({"learning_rate": 0.02})  # named as the config key it sets
+    out = define_learning_rate(trial, spec, n_epochs=10, group_names=GROUPS)
+    assert out == {"learning_rate": 0.02} and trial.params == {"learning_rate": 0.02}
     with_mult = define_learning_rate(
-        FixedTrial({"learning_rate/lr": 0.02}),
+        FixedTrial({"learning_rate": 0.02}),
         spec,
         n_epochs=10,
         group_names=GROUPS,
@@ -136,3 +135,38 @@ def test_valid_keys_have_no_problems():
         freeze_after={"decoder": 3, "decoder.shared": 4, "*.shared": 0.5},
     )
     assert learning_rate_problems(spec, GROUPS) == []
+
+
+def test_weight_decay_and_unfreeze_at_are_searched_per_group():
+    from trainables.lr import LRSpec
+
+    spec = LearningRateDef(
+        lr={"log_uniform": [1e-3, 1e-1]},
+        weight_decay={"encoder": {"log_uniform": [1e-5, 1e-2]}, "encoder.subjects": 0.0},
+        unfreeze_at={"decoder": {"choice": [None, 0.5]}},
+    )
+    trial = FixedTrial(
+        {
+            "learning_rate/lr": 0.01,
+            "learning_rate/encoder/weight_decay": 1e-3,
+            "learning_rate/encoder/subjects/weight_decay": 0.0,
+            "learning_rate/decoder/unfreeze_at": 0.5,
+        }
+    )
+    out = define_learning_rate(trial, spec, n_epochs=10, group_names=GROUPS)["learning_rate"]
+    assert out["encoder"]["shared"] == {
+        "lr": 0.01, "freeze_after": None, "unfreeze_at": None, "weight_decay": 1e-3
+    }  # fmt: skip
+    assert out["encoder"]["subjects"]["weight_decay"] == 0.0  # the more specific key
+    assert out["decoder"]["shared"]["unfreeze_at"] == 5  # half of 10 epochs
+    assert out["dsr"]["subjects"]["weight_decay"] is None
+    groups = LRSpec.from_config({"learning_rate": out}, GROUPS)
+    assert groups.group("encoder.shared").weight_decay == 1e-3
+    assert groups.group("decoder.shared").freeze.frozen(4) and not groups.group(
+        "decoder.shared"
+    ).freeze.frozen(5)
+
+
+def test_a_negative_weight_decay_is_refused():
+    with pytest.raises(ValueError, match="every value must be a number >= 0"):
+        LearningRateDef(lr=1e-3, weight_decay={"encoder": -0.1})

@@ -24,10 +24,12 @@ from typing import Any
 
 import torch
 
+from trainables.declare import trainable
 from trainables.dsr.data import load_data
 from trainables.dsr.metrics import D_STSP_CAP
 from trainables.dsr.settings import DSRSettings, data_problems, settings_of
 from trainables.dsr.training import DSRRun
+from trainables.lr import SEED_GROUPS
 from trainables.lr.errors import ConfigError, Problem
 from trainables.reporting import MemoryReporter, RayReporter, Reporter, ray_gpu_ids
 
@@ -89,6 +91,7 @@ def train_dsr(
     return reports
 
 
+@trainable(groups=SEED_GROUPS)
 def dsr_trainable(config: dict[str, Any]) -> None:
     """Ray Tune function trainable: one torch thread on CPU, CUDA when Ray gave the trial a GPU."""
     torch.set_num_threads(1)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from trainables.lr.errors import ConfigError, Problem, join_path, pydantic_problems, suggest
 from trainables.lr.schedules.base import Schedule, ScheduleContext, ScheduleEntry
+from trainables.lr.schedules.user import IMPORT_PATH, user_entry, user_problem
 
 _MODULES = (
     "trainables.lr.schedules.seed",
@@ -44,8 +45,9 @@ _BY_ALIAS = {alias: e for e in SCHEDULES.values() for alias in (e.name, *e.alias
 
 
 def lookup(name: str) -> ScheduleEntry | None:
-    """The entry registered under `name` or one of its aliases."""
-    return _BY_ALIAS.get(name)
+    """The entry registered under `name` or one of its aliases, or the user's schedule an
+    import path `pkg.mod:fn` names (`trainables.lr.schedules.user`)."""
+    return _BY_ALIAS.get(name) or user_entry(name)
 
 
 def schedule_problems(config: Any, path: str = "lr_scheduling") -> list[Problem]:
@@ -64,6 +66,10 @@ def schedule_problems(config: Any, path: str = "lr_scheduling") -> list[Problem]
         if key not in ("name", "hyperparameters")
     ]
     name = config.get("name")
+    if isinstance(name, str) and IMPORT_PATH.match(name):
+        problem = user_problem(name, join_path(path, "name"))
+        if problem is not None:
+            return [*problems, problem]
     entry = lookup(name) if isinstance(name, str) else None
     if entry is None:
         unknown = f"{name!r} is not a known schedule"
