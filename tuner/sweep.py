@@ -8,11 +8,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from ray import tune
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
@@ -152,12 +153,12 @@ def build_tuner(
     space: Any,
     experiment: Experiment,
     cluster_cpus: float,
-    earlier: Passed | None = None,
+    earlier: Sequence[FrozenTrial] = (),
     tracker: BudgetTracker | None = None,
 ) -> tune.Tuner:
-    """The `ray.tune.Tuner` for `space`, writing into `experiment.dir` (`earlier`: the trials
-    of a grown sweep's study, for ASHA's rungs, see `tuner.growth`; `tracker`: the space's
-    budget, see `tuner.budget`)."""
+    """The `ray.tune.Tuner` for `space`, writing into `experiment.dir` (`earlier`: the records
+    of a grown sweep's study, for ASHA's rungs and the progress counts, see `tuner.growth`;
+    `tracker`: the space's budget, see `tuner.budget`)."""
     searcher: Any = build_searcher(space, experiment)
     concurrency: int | None = default_concurrency(space, cluster_cpus)
     stop: Any = NonFiniteStopper(space.metric)
@@ -168,7 +169,7 @@ def build_tuner(
         metric=space.metric,
         mode=space.mode,
         search_alg=searcher,
-        scheduler=build_scheduler(space, earlier),
+        scheduler=build_scheduler(space, passed_rungs(earlier)),
         num_samples=ray_trial_count(space.num_samples, space.population),
         max_concurrent_trials=concurrency,
         reuse_actors=True,
@@ -181,7 +182,9 @@ def build_tuner(
         failure_config=tune.FailureConfig(max_failures=space.max_failures),
         stop=stop,
         callbacks=[
-            ProgressCallback(space.metric, space.mode, space.n_epochs, budget=tracker),
+            ProgressCallback(
+                space.metric, space.mode, space.n_epochs, budget=tracker, earlier=earlier
+            ),
             StateBackup(experiment.dir),
             *result_loggers(space.loggers, experiment.dir),
         ],

@@ -173,3 +173,36 @@ def test_an_interrupted_sweep_is_resumed_then_grown(
         )
     record = json.loads((run.exp_dir / "experiment.json").read_text())
     assert record["overrides"]["num_samples"] == 12 and record["grown_from"] == 8
+
+
+def test_progress_of_a_grown_run_counts_the_earlier_trials() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from optuna.distributions import FloatDistribution
+
+    from tuner.progress import ProgressCallback
+
+    def record(number: int, state: TrialState, value: float | None) -> FrozenTrial:
+        return optuna.trial.create_trial(
+            state=state,
+            value=value,
+            params={"x": 0.1 * number},
+            distributions={"x": FloatDistribution(0, 1)},
+            intermediate_values={1: 0.5 + number},
+            user_attrs={"ray_trial_id": f"old_{number}"},
+        )
+
+    earlier = [record(0, TrialState.COMPLETE, 0.25), record(1, TrialState.PRUNED, None)]
+    out = io.StringIO()
+    progress = ProgressCallback("score", "min", 6, out=out, earlier=earlier)
+    new = SimpleNamespace(trial_id="new_1", status="RUNNING", last_result={}, config={})
+    progress.on_trial_start(0, [new], new)
+    assert (
+        out.getvalue()
+        .rstrip()
+        .endswith(
+            "trial new_1 started | running 1 · completed 1 · pruned 1 · failed 0 "
+            "| best score 0.25 (old_0)"
+        )
+    )
