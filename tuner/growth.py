@@ -23,7 +23,6 @@ import json
 from typing import Any
 
 from trainables.lr.errors import Problem
-from tuner.asha import passed_rungs
 from tuner.experiment import RECORD, Experiment
 from tuner.export import write_atomic
 
@@ -77,7 +76,7 @@ def grow_tuner(
         return None
     experiment = record_growth(experiment, num_samples, len(records))
     phase = grown_space(space, num_samples, len(records))
-    tuner = build_tuner(phase, experiment, cluster_cpus, earlier=passed_rungs(records))
+    tuner = build_tuner(phase, experiment, cluster_cpus, earlier=records)
     return tuner, experiment, phase
 
 

@@ -14,14 +14,15 @@ running Ray trial), completed, pruned and failed, and the best completed member:
             completed 0 · pruned 1 · failed 0 | best score -
 
 Members' states are read from the study (which the searcher has told before Ray calls back),
-so a resumed sweep counts the members of the whole experiment.
+so a resumed sweep counts the members of the whole experiment. A grown sweep's run counts the
+study's earlier trials too (`earlier`), and a budget adds `| budget 40/60 epochs · 1m05s/2h`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -58,9 +59,16 @@ class ProgressCallback(Callback):
         out: TextIO | Callable[[], TextIO] | None = None,
         study: Any = None,
         budget: Any = None,
+        earlier: Sequence[Any] = (),
     ) -> None:
         self._metric, self._mode, self._max_t = metric, mode, max_t
         self._budget = budget  # a `tuner.budget.BudgetTracker`, shown at the end of each line
+        # a grown sweep's earlier Optuna records: counted with this run's trials
+        self._earlier = [
+            (t.state, finite(t.value) if t.state == TrialState.COMPLETE else None,
+             str(t.user_attrs.get(RAY_TRIAL_ID, t.number)))
+            for t in earlier
+        ]  # fmt: skip
         self._out = out
         self._start = time.monotonic()
         self._study = study
@@ -106,15 +114,17 @@ class ProgressCallback(Callback):
             self._print(text, self.member_counts(trials, current, event))
             return
         states = {t.trial_id: self._state(t, current, event) for t in trials}
-        running = sum(s == TrialState.RUNNING for s in states.values())
+        earlier = getattr(self, "_earlier", [])
+        every = [*states.values(), *(state for state, _, _ in earlier)]
+        running = sum(s == TrialState.RUNNING for s in every)
         counts = " · ".join(
-            f"{word} {sum(s == state for s in states.values())}" for state, word in _WORDS.items()
+            f"{word} {sum(s == state for s in every)}" for state, word in _WORDS.items()
         )
         done = [
             (finite(t.last_result.get(self._metric)), t.trial_id)
             for t in trials
             if states[t.trial_id] == TrialState.COMPLETE
-        ]
+        ] + [(value, who) for state, value, who in earlier if state == TrialState.COMPLETE]
         self._print(text, f"running {running} · {counts} | {self._best(done)}")
 
     def member_counts(

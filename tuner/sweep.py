@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from ray import tune
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
@@ -179,15 +179,15 @@ def build_tuner(
     space: Any,
     experiment: Experiment,
     cluster_cpus: float,
-    earlier: Passed | None = None,
+    earlier: Sequence[FrozenTrial] = (),
     tracker: BudgetTracker | None = None,
 ) -> tune.Tuner:
     """The `ray.tune.Tuner` for `space`, writing into `experiment.dir` (its `tuner.pkl`
-    signed at once: `tuner.trust`; `earlier`: the trials of a grown sweep's study, for ASHA's
-    rungs, see `tuner.growth`; `tracker`: the space's budget, see `tuner.budget`). The searcher
-    is wrapped as Ray would wrap it, in a `ConcurrencyLimiter` (the budget's `BudgetLimiter`
-    when there is a budget) and a search generator, one that a moved folder's resume points at
-    the folder in use (`tuner.relocation`)."""
+    signed at once: `tuner.trust`; `earlier`: the records of a grown sweep's study, for ASHA's
+    rungs and the progress counts, see `tuner.growth`; `tracker`: the space's budget, see
+    `tuner.budget`). The searcher is wrapped as Ray would wrap it, in a `ConcurrencyLimiter`
+    (the budget's `BudgetLimiter` when there is a budget) and a search generator, one that a
+    moved folder's resume points at the folder in use (`tuner.relocation`)."""
     fail_fast = FailFast(space.fail_fast, experiment.study_name)
     searcher = build_searcher(space, experiment)
     concurrency = default_concurrency(space, cluster_cpus)
@@ -201,7 +201,7 @@ def build_tuner(
         metric=space.metric,
         mode=space.mode,
         search_alg=RelocatedSearch(limited),
-        scheduler=build_scheduler(space, earlier, fail_fast),
+        scheduler=build_scheduler(space, passed_rungs(earlier), fail_fast),
         num_samples=ray_trial_count(space.num_samples, space.population),
         reuse_actors=True,
         trial_dirname_creator=trial_dirname,
@@ -213,7 +213,9 @@ def build_tuner(
         failure_config=tune.FailureConfig(max_failures=space.max_failures),
         stop=CombinedStopper(*stoppers),
         callbacks=[
-            ProgressCallback(space.metric, space.mode, space.n_epochs, budget=tracker),
+            ProgressCallback(
+                space.metric, space.mode, space.n_epochs, budget=tracker, earlier=earlier
+            ),
             StateBackup(experiment.dir),
             *result_loggers(space.loggers, experiment.dir),
         ],

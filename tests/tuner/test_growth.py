@@ -141,3 +141,68 @@ def test_population_sweeps_refuse_to_grow_before_ray_starts(
     err = capsys.readouterr().err
     assert "pop: num_samples is 12, but a `population: 2` sweep cannot grow: " in err
     assert not (experiment.dir / "tuner.pkl").exists()  # Ray never ran
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_is_resumed_then_grown(
+    ray_local: None, tmp_path: Path, results_dir: Path
+) -> None:
+    """Ctrl-C mid-sweep (8 trials, one midway), then `resume DIR --num-samples 12`: the
+    unfinished trials go on in their own records, then 4 more join the same study."""
+    import os
+    import signal
+
+    from tests.tuner.test_reliability_driver import _driver_midway
+
+    with _driver_midway(tmp_path, results_dir, "grow_after_ctrlc") as run:
+        os.kill(run.driver.pid, signal.SIGINT)
+        assert run.driver.wait(timeout=120) == 130
+    study = load_experiment(run.exp_dir).load_study()
+    before = study.get_trials()
+    open_numbers = [t.number for t in before if t.state == TrialState.RUNNING]
+    assert open_numbers, "no trial was left unfinished by Ctrl-C"
+
+    assert main(["resume", str(run.exp_dir), "--num-samples", "12"]) == OK
+    after = load_experiment(run.exp_dir).load_study().get_trials()
+    assert len(after) == 12 and all(t.state == TrialState.COMPLETE for t in after)  # no ASHA
+    for old, new in zip(before, after[: len(before)], strict=False):
+        assert (old.number, old.params, old.user_attrs["ray_trial_id"]) == (
+            new.number,
+            new.params,
+            new.user_attrs["ray_trial_id"],
+        )
+    record = json.loads((run.exp_dir / "experiment.json").read_text())
+    assert record["overrides"]["num_samples"] == 12 and record["grown_from"] == 8
+
+
+def test_progress_of_a_grown_run_counts_the_earlier_trials() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from optuna.distributions import FloatDistribution
+
+    from tuner.progress import ProgressCallback
+
+    def record(number: int, state: TrialState, value: float | None) -> FrozenTrial:
+        return optuna.trial.create_trial(
+            state=state,
+            value=value,
+            params={"x": 0.1 * number},
+            distributions={"x": FloatDistribution(0, 1)},
+            intermediate_values={1: 0.5 + number},
+            user_attrs={"ray_trial_id": f"old_{number}"},
+        )
+
+    earlier = [record(0, TrialState.COMPLETE, 0.25), record(1, TrialState.PRUNED, None)]
+    out = io.StringIO()
+    progress = ProgressCallback("score", "min", 6, out=out, earlier=earlier)
+    new = SimpleNamespace(trial_id="new_1", status="RUNNING", last_result={}, config={})
+    progress.on_trial_start(0, [new], new)
+    assert (
+        out.getvalue()
+        .rstrip()
+        .endswith(
+            "trial new_1 started | running 1 · completed 1 · pruned 1 · failed 0 "
+            "| best score 0.25 (old_0)"
+        )
+    )
