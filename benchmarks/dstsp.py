@@ -34,7 +34,7 @@ from trainables.dsr.metrics_stsp import log_mixture_density
 TITLE = "D_stsp: sampling spread and time per evaluation"
 NOTES = (
     "The former estimator's 1,000 plain samples move D_stsp by several times its value at "
-    "these divergences (the issue's 0.0168 vs 0.008-0.009); the current one (50 samples per true "
+    "these divergences (the issue's 0.0168 vs 0.008-0.009); the current one (20 samples per true "
     "point: a pilot of one antithetic orthogonal set per point, the rest by Neyman allocation, a "
     "control variate, float32 densities; `trainables/dsr/metrics_stsp.py`) keeps every pair of "
     "seeds within 5 %, at the cost in time shown (both timed in the same run, alternating; the "

@@ -51,7 +51,7 @@ PRED_ERROR_CAP = 10.0
 #: generated values beyond this many standard deviations of the data count as diverged
 DIVERGENCE_SD = 100.0
 #: D_stsp's Monte-Carlo samples per true point: 2 x features in the pilot, the rest where they count
-SAMPLES_PER_POINT = 50
+SAMPLES_PER_POINT = 20
 
 
 def diverged(true: torch.Tensor, gen: torch.Tensor) -> bool:
