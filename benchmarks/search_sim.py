@@ -77,7 +77,6 @@ def run_optuna_objects(
     study: Any, define: Callable[[Any], dict[str, Any]], budget: int, max_concurrent: int = 2
 ) -> Arrivals:
     """Optuna alone, ask and tell with the study's pruner, `max_concurrent` trials at a time."""
-    import optuna
     from optuna.trial import TrialState
 
     arrivals: Arrivals = []
@@ -103,7 +102,6 @@ def run_optuna_objects(
             heapq.heappush(clock, (now + 1, slot, number, trial, config, epoch + 1))
             continue
         start(now, slot)
-    del optuna
     return arrivals
 
 

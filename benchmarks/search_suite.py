@@ -7,14 +7,15 @@ Every method gets the same budget, counted in epochs (fidelity steps) across all
 reported after that do not count. Methods:
 
 - `default`: `python -m tuner run`'s machinery with the space file's defaults (searcher,
-  ASHA), on a real local Ray: `tuner.sweep.build_searcher`/`build_scheduler`/`ray_trainable`
-  on an experiment folder with its Optuna journal;
+  ASHA): `tuner.sweep.build_searcher`/`build_scheduler` (and `ray_trainable` on Ray) on an
+  experiment folder with its Optuna journal;
 - `tpe_optuna`, `random`, `hyperband`: the same with `searcher: {name: tpe_optuna}` (Optuna's
   TPE as it ranks PRUNED trials), `searcher: {name: random}`, `asha: {brackets: 3}`;
 - `stock_ray`: a stock Ray Tune script: Ray's `OptunaSearch` (TPE, seeded) and Ray's
   `ASHAScheduler` with the same grace period and reduction factor;
-- `optuna_hyperband`, `optuna_sha`, `optuna_median`: Optuna alone (`study.optimize`, 2 threads)
-  with TPE and each pruner at its defaults (`max_resource` = the epochs).
+- `optuna_hyperband`, `optuna_sha`, `optuna_median`: Optuna alone with TPE and each pruner at
+  its defaults (`max_resource` = the epochs): ask and tell in the simulation, `study.optimize`
+  with 2 threads on the Ray engine.
 
 `--engine sim` (the default) calls the very searcher and scheduler objects (or Optuna's
 ask-and-tell) in simulated time, as Ray Tune's controller calls them, 2 trials at a time
