@@ -15,6 +15,8 @@ import tuner
 from trainables.lr.errors import ConfigError, Problem, TunerError
 from trainables.reporting import TrainingDiverged
 from tuner._space_yaml import _TooBig
+from tuner.ray_session import ClusterConnectionError
+from tuner.trust import UntrustedFolder
 
 PACKAGES = (trainables, tuner, search_spaces)
 #: one instance of each class, with a message of several lines where the class takes problems
@@ -29,6 +31,12 @@ EXAMPLES: dict[type[BaseException], BaseException] = {
     ),
     TrainingDiverged: TrainingDiverged("train_loss is nan at epoch 3"),
     _TooBig: _TooBig("nests deeper than 50 levels"),
+    UntrustedFolder: UntrustedFolder(
+        "results/a: tuner.pkl is not signed with your key\nresume with --trust to load it anyway"
+    ),
+    ClusterConnectionError: ClusterConnectionError(
+        "could not join the Ray cluster at 127.0.0.1:6379: set RAY_AUTH_MODE=token"
+    ),
 }
 
 
