@@ -128,7 +128,7 @@ def test_a_disk_filling_mid_sweep_closes_every_record_and_resume_agrees(
             record.state,
             record.intermediate_values,
         )
-        assert again.user_attrs[FAIL_REASON] == record.user_attrs[FAIL_REASON]
+        assert again.user_attrs.get(FAIL_REASON) == record.user_attrs.get(FAIL_REASON)
         ray_id = record.user_attrs[RAY_TRIAL_ID]
         rows = curves.get(ray_id, [])
         assert rows == before.get(ray_id, [])  # its curve did not go on
