@@ -152,8 +152,13 @@ class BudgetAwareOptunaSearch(OptunaSearch):
         ot_trial = self._ot_trials[trial_id]
         try:
             config = self._define(ot_trial)
-        except Exception:
-            self._ot_study.tell(ot_trial, state=TrialState.FAIL)  # never left RUNNING
+        except Exception as error:
+            reason = f"its config could not be sampled: {type(error).__name__}: {error}"
+            try:  # never left RUNNING (on a full disk: closed with the sweep, `tuner.disk_full`)
+                ot_trial.set_user_attr(FAIL_REASON, reason[:500])
+                self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+            except (OSError, ValueError, RuntimeError) as again:
+                logger.warning("could not record trial %s in Optuna: %s", trial_id, again)
             self._completed_trials.add(trial_id)
             raise
         ot_trial.set_user_attr(RAY_TRIAL_ID, trial_id)
