@@ -53,3 +53,17 @@ def test_leaf_weight_decay_overrides_the_optimizer_per_group() -> None:
 def test_adamw_keeps_torchs_default_decay() -> None:
     plan = build_lr_plan(make_model(), {"optimizer": {"name": "AdamW"}}, n_epochs=2)
     assert {g["weight_decay"] for g in plan.optimizer.param_groups} == {0.01}
+
+
+def test_settings_an_older_torch_lacks_are_dropped_at_their_default_and_refused_otherwise() -> None:
+    """torch 2.2's RAdam has no `maximize`: left at its default it is not passed; a setting
+    the installed torch lacks, set to something else, is an error naming torch's version."""
+    from trainables.lr.optimizers import OptimizerEntry, SGDParams, _supported
+
+    class Newer(SGDParams):
+        not_in_this_torch: bool = False
+
+    entry = OptimizerEntry("SGD", Newer)
+    assert _supported(entry, {"momentum": 0.9, "not_in_this_torch": False}) == {"momentum": 0.9}
+    with pytest.raises(ValueError, match=r"not_in_this_torch is True, but torch .*'s SGD"):
+        _supported(entry, {"not_in_this_torch": True})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -117,6 +118,7 @@ def ray_start_cluster(tmp_path: Path, hide: Path | None = None) -> Iterator[tupl
     finally:
         _stop(temp_dir, address)
         assert _cluster_pids(temp_dir, address) == []
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -145,7 +145,29 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """The torch optimizer over `groups` (each a param-group dict: params, name, lr, ...)."""
     entry = OPTIMIZERS[spec.name]
-    kwargs = dict(spec.hyperparameters)
+    kwargs = _supported(entry, dict(spec.hyperparameters))
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
     return entry.cls([dict(g) for g in groups], **kwargs)
+
+
+def _supported(entry: OptimizerEntry, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` less the settings the installed torch's optimizer does not take while they
+    hold their default (e.g. RAdam's `maximize`, new in torch 2.3); a non-default one it does
+    not take is an error naming the torch version."""
+    import inspect
+
+    import torch
+
+    accepted = inspect.signature(entry.cls.__init__).parameters
+    defaults = entry.params.model_fields
+    out = {}
+    for key, value in kwargs.items():
+        if key in accepted:
+            out[key] = value
+        elif value != defaults[key].default:
+            raise ValueError(
+                f"optimizer.hyperparameters.{key} is {value!r}, but torch {torch.__version__}'s "
+                f"{entry.torch_name} has no such setting: upgrade torch or remove it"
+            )
+    return out
