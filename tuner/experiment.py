@@ -199,7 +199,8 @@ def load_experiment(path: str | Path) -> Experiment:
     return Experiment(dir=exp_dir, **record)
 
 
-#: experiment.json's fields and their types (group_names is optional: older folders lack it)
+#: experiment.json's fields and their types (group_names and grown_from are optional: older
+#: folders lack them)
 _FIELDS = {
     "study_name": str,
     "optuna_storage": (str, type(None)),
@@ -236,9 +237,13 @@ def _read_record(record_file: Path) -> dict[str, Any]:
         isinstance(groups, list) and all(isinstance(g, str) for g in groups)
     ):
         problems.append(Problem("group_names", "is not a list of names", fix))
+    grown = record.get("grown_from", 0)
+    if not isinstance(grown, int) or isinstance(grown, bool) or grown < 0:
+        problems.append(Problem("grown_from", f"is {str(grown)[:60]!r}, not a count", fix))
     if problems:
         raise ConfigError(problems, source)
-    return {name: record[name] for name in (*_FIELDS, "group_names") if name in record}
+    optional = ("group_names", "grown_from")
+    return {name: record[name] for name in (*_FIELDS, *optional) if name in record}
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:

@@ -19,6 +19,7 @@ from tuner.cli import BAD_INPUT, OK, main
 from tuner.experiment import create_experiment, load_experiment
 from tuner.samplers import build_sampler
 from tuner.space import load_space
+from tuner.storage import open_storage
 
 SEED, STARTUP = 0, 4
 
@@ -63,7 +64,9 @@ def grown(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         name="grow",
         num_samples=8,
         max_concurrent_trials=1,  # one at a time: the order ASHA sees is the trial order
-        searcher={"name": "tpe", "seed": SEED, "n_startup_trials": STARTUP},
+        # Optuna's own TPE: every proposal after the start-up trials comes from its model (the
+        # default `tpe` draws a third of its proposals at random, which no study influences)
+        searcher={"name": "tpe_optuna", "seed": SEED, "n_startup_trials": STARTUP},
     )
     assert main(["run", str(path)]) == OK
     exp_dir = tmp / "results" / "grow"
@@ -95,7 +98,7 @@ def test_tpe_9th_proposal_is_made_from_the_first_8(grown: dict[str, Any]) -> Non
     space = load_space(grown["path"])
     # TPE given exactly the first 8 records, seeded as the grown run (seed + 8), proposes it
     replay = optuna.create_study(
-        direction="minimize", sampler=build_sampler("tpe", SEED + 8, STARTUP)
+        direction="minimize", sampler=build_sampler("tpe_optuna", SEED + 8, STARTUP)
     )
     replay.add_trials(after[:8])
     ninth = replay.ask()
@@ -103,7 +106,7 @@ def test_tpe_9th_proposal_is_made_from_the_first_8(grown: dict[str, Any]) -> Non
     assert ninth.params == after[8].params
     # ... and a study without them, under the same seed, proposes something else
     fresh = optuna.create_study(
-        direction="minimize", sampler=build_sampler("tpe", SEED + 8, STARTUP)
+        direction="minimize", sampler=build_sampler("tpe_optuna", SEED + 8, STARTUP)
     )
     alone = fresh.ask()
     space.define(alone)
@@ -137,7 +140,11 @@ def test_population_sweeps_refuse_to_grow_before_ray_starts(
     experiment = create_experiment(
         path, name="pop", storage_path=results_dir, metric="score", mode="min", max_t=6
     )
-    assert main(["resume", str(experiment.dir), "--num-samples", "12"]) == BAD_INPUT
+    storage = open_storage(experiment.optuna_storage)  # the folder's study, as a run leaves it
+    optuna.create_study(study_name=experiment.study_name, storage=storage)
+    # made by hand here, so not signed as a run signs its folder: --trust
+    command = ["resume", str(experiment.dir), "--num-samples", "12", "--trust"]
+    assert main(command) == BAD_INPUT
     err = capsys.readouterr().err
     assert "pop: num_samples is 12, but a `population: 2` sweep cannot grow: " in err
     assert not (experiment.dir / "tuner.pkl").exists()  # Ray never ran
