@@ -185,6 +185,8 @@ def _attempts(exp_dir: Path, log: Path) -> dict[str, list[int]]:
     study = load_experiment(exp_dir).load_study()
     out = {}
     for record in study.trials:
+        if "x" not in record.params:  # created just before a kill, never sampled: never ran
+            continue
         file = log / f"{record.params['x']!r}.txt"
         if file.exists():
             out[record.user_attrs[RAY_TRIAL_ID]] = [int(s) for s in file.read_text().split()]
