@@ -5,6 +5,11 @@
   metric as NaN with the reason instead of raising, `NonFiniteStopper` stops the trial and the
   searcher records it FAIL with that reason. Any other exception is retried as configured.
 - `was_interrupted`: whether `Tuner.fit` returned early (Ctrl-C): some Ray trial is unfinished.
+  A Ray trial TERMINATED short of `max_t` without `done` in its last result ended for real when
+  none of its Optuna records is still RUNNING: Ray marks the trials it stops on Ctrl-C
+  TERMINATED without `done`, but so does a restored trial whose trainable returned early (Ray
+  adds `done` to that last result in place, after it was cached for its saved state), and the
+  searcher closed the records of that one as it ended.
 - `close_orphans`: after a sweep, every Optuna trial still RUNNING whose Ray trial is finished,
   or that Ray never ran (a driver killed between Optuna's `ask` and Ray's next state snapshot), is
   closed: FAIL with the reason in its `fail_reason` user attribute, or its true state when Ray
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import optuna
@@ -64,22 +69,34 @@ def ray_trials_of(result_grid: Any) -> list[Any]:
     return list(getattr(analysis, "trials", None) or [])
 
 
-def unfinished(trial: Any, max_t: int) -> bool:
+def open_ray_trials(study: optuna.Study) -> set[str]:
+    """The Ray trials (a population's for its members) with an Optuna record still RUNNING."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    ids = (r.user_attrs.get(POPULATION_TRIAL) or r.user_attrs.get(RAY_TRIAL_ID) for r in running)
+    return {i for i in ids if i is not None}
+
+
+def unfinished(trial: Any, max_t: int, open_ids: Collection[str]) -> bool:
     """Whether a Ray trial has not ended. Ray marks the trials it stops on Ctrl-C TERMINATED
-    too; a trial that really ended either ran `max_t` epochs or was stopped by a STOP decision
-    (ASHA, the NaN stopper), which puts `done` in its last result. An errored trial is ERROR."""
+    too; a trial that really ended ran `max_t` epochs, was stopped by a STOP decision (ASHA,
+    the NaN stopper), which puts `done` in its last result, or has no record in `open_ids`
+    (`open_ray_trials`; the module docstring says why). An errored trial is ERROR."""
     if trial.status in UNFINISHED:
         return True
     result = trial.last_result or {}
     epochs = result.get(TRAINING_ITERATION)
     ran_all = isinstance(epochs, int) and epochs >= max_t
-    return trial.status == "TERMINATED" and not result.get("done") and not ran_all
+    ended = result.get("done") or ran_all or trial.trial_id not in open_ids
+    return trial.status == "TERMINATED" and not ended
 
 
-def was_interrupted(trials: Iterable[Any], num_samples: int, max_t: int) -> bool:
+def was_interrupted(
+    trials: Iterable[Any], num_samples: int, max_t: int, study: optuna.Study
+) -> bool:
     """True when the sweep stopped before every one of its `num_samples` trials ended."""
     trials = list(trials)
-    return len(trials) < num_samples or any(unfinished(t, max_t) for t in trials)
+    open_ids = open_ray_trials(study)
+    return len(trials) < num_samples or any(unfinished(t, max_t, open_ids) for t in trials)
 
 
 def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t: int) -> int:
@@ -88,12 +105,13 @@ def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t
     Returns how many records were closed.
     """
     by_id = {t.trial_id: t for t in trials}
+    open_ids = open_ray_trials(study)
     storage = study._storage  # noqa: SLF001 (Optuna's public storage API, reached via the study)
     closed = 0
     for record in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         population = record.user_attrs.get(POPULATION_TRIAL)
         ray_trial = by_id.get(population or record.user_attrs.get(RAY_TRIAL_ID))
-        if ray_trial is not None and unfinished(ray_trial, max_t):
+        if ray_trial is not None and unfinished(ray_trial, max_t, open_ids):
             continue  # `resume` continues it
         member = population and ray_trial is not None
         if member:

@@ -301,7 +301,7 @@ def run_tuner(
         expected = expected_ray_trials(trials, num_samples)
         if budget is not None and budget.spent:  # fewer trials than asked: the budget's doing
             expected = min(expected, len(trials))
-        interrupted = was_interrupted(trials, expected, experiment.max_t)
+        interrupted = was_interrupted(trials, expected, experiment.max_t, study)
         stopped = stopped_reason(experiment.study_name)
         if stopped is not None:  # fail_fast: what it stopped is closed, nothing to resume
             interrupted = False

@@ -20,7 +20,8 @@ from tests.tuner.toy import score
 from tuner.api import resume, run_space
 from tuner.cli import BAD_INPUT, FAILURE, OK, main
 from tuner.experiment import load_experiment
-from tuner.recovery import close_orphans
+from tuner.population_search import POPULATION_TRIAL
+from tuner.recovery import close_orphans, was_interrupted
 from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID
 
 TOY = "tests.tuner.cluster_toy:trainable"
@@ -151,6 +152,29 @@ def test_close_orphans_closes_only_what_nothing_continues() -> None:
     assert c.state == TrialState.PRUNED and c.intermediate_values == {2: 0.7}
     assert d.state == TrialState.RUNNING
     assert e.state == TrialState.RUNNING  # stopped by Ctrl-C: TERMINATED without `done`
+
+
+def test_a_trial_that_returned_early_is_not_taken_for_an_interrupted_one() -> None:
+    """Restored by `resume`, a Ray trial (or population) whose trainable returned at epoch 2 of 6
+    is TERMINATED without `done` (Ray added it to the cached last result in place): with its
+    records closed it ended, with a record still RUNNING it was stopped by Ctrl-C."""
+    study = optuna.create_study()
+    alone, member, stopped = study.ask(), study.ask(), study.ask()
+    alone.set_user_attr(RAY_TRIAL_ID, "a")
+    member.set_user_attr(RAY_TRIAL_ID, "p-0")
+    member.set_user_attr(POPULATION_TRIAL, "p")
+    stopped.set_user_attr(RAY_TRIAL_ID, "c")
+    for record in (alone, member):
+        record.report(0.7, 2)
+        study.tell(record, state=TrialState.PRUNED)
+    returned = [
+        SimpleNamespace(trial_id=i, status="TERMINATED", last_result=_res(0.7, 2)) for i in "ap"
+    ]
+    done = SimpleNamespace(trial_id="c", status="TERMINATED", last_result=_res(0.4, 6, True))
+    assert not was_interrupted([*returned, done], 3, max_t=6, study=study)
+    cut = SimpleNamespace(trial_id="c", status="TERMINATED", last_result=_res(0.9, 3))
+    assert was_interrupted([*returned, cut], 3, max_t=6, study=study)
+    assert was_interrupted(returned, 3, max_t=6, study=study)  # one Ray trial short
 
 
 def _res(value: float, epoch: int, done: bool = False) -> dict:
