@@ -7,8 +7,9 @@ env (no variables, prefix or other interpreter to apply), it runs `default_worke
 same process, so each worker starts one interpreter instead of two; otherwise it hands over to
 Ray's own code, as `setup_worker.py` would. Either way the worker gets Ray's own
 `--worker-preload-modules` option (which `ray.init` cannot set) with the modules named in
-`TUNER_WORKER_PRELOAD`: it imports them before it takes work. A module that fails to import is
-logged by Ray and the worker goes on; a trial needing it then reports the error.
+`TUNER_WORKER_PRELOAD`: it imports them before it takes work, with the folders named in
+`TUNER_WORKER_PATH` (where the driver finds them) added to its path. A module that fails to
+import is logged by Ray and the worker goes on; a trial needing it then reports the error.
 
 In this process the imports run with Python's cyclic garbage collector off (it scanned the
 young objects of the imports again and again: importing Ray Tune, torch and the DSR trainable
@@ -38,6 +39,7 @@ from ray._private.runtime_env.context import RuntimeEnvContext  # noqa: E402
 from ray.core.generated.common_pb2 import Language  # noqa: E402
 
 PRELOAD_ENV = "TUNER_WORKER_PRELOAD"  # tuner.local_ray.PRELOAD_ENV (this file imports no tuner)
+PATH_ENV = "TUNER_WORKER_PATH"  # tuner.local_ray.PATH_ENV
 
 
 def preload_without_gc() -> None:
@@ -95,6 +97,8 @@ if __name__ == "__main__":
             gc.enable()
         sys.argv = worker_args
         sys.path[0] = str(Path(worker_args[0]).parent)  # as if Python had started that script
+        folders = os.environ.get(PATH_ENV, "").split(os.pathsep)
+        sys.path.extend(f for f in folders if f and f not in sys.path)
         runpy.run_path(worker_args[0], run_name="__main__")
     else:
         gc.enable()

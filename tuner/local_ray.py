@@ -9,11 +9,17 @@ class cache do, so `lean_local_ray()` sets them for a Ray started inside its blo
   (worker output stays in Ray's log files);
 - no API server: Ray's dashboard head, which `include_dashboard=False` still starts in its
   minimal mode (usage statistics only), and `ray.init` waited for it to come up;
-- the workers Ray prestarts (one per CPU) start with the raylet (`LEAN_SYSTEM_CONFIG`), not
-  once the driver has connected, and import the sweep's modules (Ray Tune, torch, the
-  trainable) as soon as they start, through Ray's own `--worker-preload-modules` option, while
-  `ray.init` is finishing and the driver sets up the sweep; each worker process starts one
-  interpreter, not two (`tuner/_local_worker.py`);
+- the workers Ray prestarts start with the raylet (`LEAN_SYSTEM_CONFIG`), not once the driver
+  has connected, and import the sweep's modules (Ray Tune, torch, the trainable) as soon as they
+  start, through Ray's own `--worker-preload-modules` option, while `ray.init` is finishing and
+  the driver sets up the sweep; each worker process starts one interpreter, not two
+  (`tuner/_local_worker.py`). A prestarted worker belongs to no job yet, so it lacks the
+  driver's folders on its path, which Ray gives a job's workers: the folder the trainable's
+  module is found in is put on it (`TUNER_WORKER_PATH`), or that module's preload failed;
+- idle workers live a minute, not Ray's one second (`LEAN_SYSTEM_CONFIG`): Ray kills the idle
+  workers beyond its count of free CPUs, which drops to 0 as Tune reserves the trials' CPUs
+  (placement groups) just before it asks for their workers, so on a busy machine the prestarted
+  workers were killed in between and new ones were started for the first trials;
 - Tune's trainable actors run on those prestarted workers: Tune gives every actor a runtime env
   (`{"env_vars": {"PL_DISABLE_FORK": "1"}}` plus variables copied from the driver), which no
   prestarted worker matches, so each actor waited for a new worker process while the prestarted
@@ -27,6 +33,7 @@ code as it was written for; otherwise the blocks change nothing (stock Ray).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,9 +44,14 @@ from tuner.ray_patches import patches_enabled
 
 #: the modules a worker imports before taking work, comma-separated (read by the worker script)
 PRELOAD_ENV = "TUNER_WORKER_PRELOAD"
+#: the folders those modules are found in, `os.pathsep`-separated (read by the worker script)
+PATH_ENV = "TUNER_WORKER_PATH"
 SETUP_WORKER_SCRIPT = Path(__file__).with_name("_local_worker.py")
 #: Ray's system config for the lean local Ray (`ray.init(_system_config=...)`)
-LEAN_SYSTEM_CONFIG = {"enable_worker_prestart": True}
+LEAN_SYSTEM_CONFIG = {
+    "enable_worker_prestart": True,
+    "idle_worker_killing_time_threshold_ms": 60_000,
+}
 #: what Ray Tune puts in every trainable actor's runtime env besides variables it copies from the
 #: driver's environment (`ray.tune.execution.class_cache.DEFAULT_ENV_VARS`)
 TUNE_ACTOR_ENV_VARS = {"PL_DISABLE_FORK": "1"}
@@ -69,7 +81,10 @@ def lean_local_ray(preload: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
     parameter.RayParams.__init__ = params
     node.Node.start_api_server = lambda self, **kwargs: None
     try:
-        with _environment({**TUNE_ACTOR_ENV_VARS, PRELOAD_ENV: ",".join(preload)}):
+        folders = os.pathsep.join(module_folders(preload))
+        with _environment(
+            {**TUNE_ACTOR_ENV_VARS, PRELOAD_ENV: ",".join(preload), PATH_ENV: folders}
+        ):
             yield {"_system_config": LEAN_SYSTEM_CONFIG}
     finally:
         parameter.RayParams.__init__ = original_params
@@ -100,6 +115,28 @@ def actors_on_prestarted_workers() -> Iterator[None]:
         yield
     finally:
         class_cache._ActorClassCache.get = original  # noqa: SLF001
+
+
+def module_folders(modules: Sequence[str]) -> list[str]:
+    """The folders the top-level packages of `modules` are found in from this process (none
+    is imported), in order, once each; modules not found are left out."""
+    folders: list[str] = []
+    for name in modules:
+        try:
+            spec = importlib.util.find_spec(name.partition(".")[0])
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            found = Path(next(iter(spec.submodule_search_locations))).parent
+        elif spec.has_location and spec.origin:
+            found = Path(spec.origin).parent
+        else:
+            continue
+        if str(found) not in folders:
+            folders.append(str(found))
+    return folders
 
 
 def worker_modules(trainable_module: str | None) -> tuple[str, ...]:

@@ -34,12 +34,15 @@ def announce(session, experiment):
 
 outcome = run_space(sys.argv[1], announce=announce)
 workers = sorted(p.name for p in Path(seen["logs"]).glob("worker-*.out"))
+errors = [p.read_text() for p in Path(seen["logs"]).glob("worker-*.err")]
+unloaded = [line for text in errors for line in text.splitlines() if "Failed to preload" in line]
 curves = {}
 for result in sorted(outcome.experiment.dir.glob("*/result.json")):
     rows = [json.loads(line) for line in result.read_text().splitlines() if line]
     curves[result.parent.name] = rows
 states = [t.state.name for t in outcome.experiment.load_study().trials]
-print(json.dumps({**seen, "workers": workers, "curves": curves, "states": states}))
+print(json.dumps({**seen, "workers": workers, "curves": curves, "states": states,
+                  "unloaded": unloaded}))
 """
 
 
@@ -79,6 +82,8 @@ def test_local_sweep_runs_on_the_prestarted_preloaded_workers(
     assert {"raylet", "gcs_server"} <= set(report["processes"])
     assert not {"dashboard", "log_monitor", "monitor"} & set(report["processes"])
     assert len(report["workers"]) == 2, report["workers"]
+    # the trainable's module, found from the driver's folder (not installed), imported too
+    assert report["unloaded"] == []
     rows = [row for curve in report["curves"].values() for row in curve]
     assert len(report["curves"]) == 4 and len(rows) == 8
     assert len({row["pid"] for row in rows}) == 2

@@ -129,7 +129,12 @@ def test_open_gate_patches_inside_the_blocks_only(
         assert TuneController._maybe_reuse_cached_actor is not original
     assert TuneController._maybe_reuse_cached_actor is original
     with lean_local_ray(()) as options:
-        assert options == {"_system_config": {"enable_worker_prestart": True}}
+        assert options == {
+            "_system_config": {
+                "enable_worker_prestart": True,
+                "idle_worker_killing_time_threshold_ms": 60_000,
+            }
+        }
 
 
 def test_stock_asha_judges_a_resumed_trial_as_rays_asha(stock: None) -> None:
