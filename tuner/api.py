@@ -144,7 +144,10 @@ def run_space(
             ):
                 tracker = budget_tracker(space)
                 tuner = build_tuner(space, experiment, session.num_cpus, tracker=tracker)
-                return run_tuner(tuner, experiment, space.num_samples, k, budget=tracker)
+                return run_tuner(
+                    tuner, experiment, space.num_samples, k, budget=tracker,
+                    on_nonfinite=space.on_nonfinite,
+                )  # fmt: skip
     except BaseException:
         if not started:  # Ray could not start (a cluster out of reach): no folder left
             discard_experiment(experiment)

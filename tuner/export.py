@@ -11,7 +11,8 @@ order, with a fixed column order:
 
 `epochs` is the last epoch reported, `best/<metric>` the best finite value over all epochs,
 `last/<metric>` the value of the last epoch, `duration_s` the wall time, `fail_reason` why a
-FAIL trial failed (the exception it raised, `Type: message`; empty otherwise); `node`,
+FAIL trial failed (the exception it raised, `Type: message`), or, under `on_nonfinite: worst`,
+why a trial's value is the worst ("recorded as worst: ..."; empty otherwise); `node`,
 `started_at`, `train_s` (time inside the trainable) come from Ray's logs (`tuner.trial_runs`).
 `lr/...` is each
 group's effective base lr derived from the config with the LR library (group order; absent when the
@@ -38,7 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner._report_curves import curves_to_frame
 from tuner._report_groups import effective_lrs, experiment_groups
-from tuner.searcher import CONFIG, FAIL_REASON, RAY_TRIAL_ID
+from tuner.searcher import CONFIG, FAIL_REASON, RAY_TRIAL_ID, WORST
 from tuner.trial_runs import RUN_COLUMNS, run_columns, trial_runs
 
 BASE_COLUMNS = ("trial_id", "number", "state", "epochs")
@@ -96,7 +97,7 @@ def trial_row(
         f"best/{metric}": _best([v for _, v in curve], mode),
         f"last/{metric}": curve[-1][1] if curve else math.nan,
         "duration_s": duration,
-        "fail_reason": trial.user_attrs.get(FAIL_REASON) if trial.state.name == "FAIL" else None,
+        "fail_reason": _reason(trial),
     }
     raw = trial.user_attrs.get(CONFIG, {})
     row.update(effective_lrs(raw, group_names))
@@ -104,6 +105,14 @@ def trial_row(
     config = flatten(raw)
     row.update({f"config/{k}": config[k] for k in sorted(config)})
     return row
+
+
+def _reason(trial: FrozenTrial) -> str | None:
+    """Why a FAIL trial failed, or why a trial's value is the worst (`on_nonfinite: worst`)."""
+    reason = trial.user_attrs.get(FAIL_REASON)
+    if trial.state.name == "FAIL" or str(reason or "").startswith(WORST):
+        return reason
+    return None
 
 
 def _missing(value: Any) -> bool:

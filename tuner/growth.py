@@ -87,11 +87,12 @@ def resume_and_grow(
     from tuner.sweep import restore_tuner, run_tuner
 
     tuner = restore_tuner(space, experiment)
-    outcome = run_tuner(tuner, experiment, phase_samples(space, experiment), k)
+    samples, worst = phase_samples(space, experiment), space.on_nonfinite
+    outcome = run_tuner(tuner, experiment, samples, k, on_nonfinite=worst)
     if num_samples is None or outcome.interrupted:
         return outcome
     grown = grow_tuner(space, experiment, num_samples, cluster_cpus)
     if grown is None:
         return outcome
     tuner, experiment, phase = grown
-    return run_tuner(tuner, experiment, phase.num_samples, k)
+    return run_tuner(tuner, experiment, phase.num_samples, k, on_nonfinite=worst)

@@ -57,6 +57,19 @@ def population_problems(population: int, entry: Any, trainable: str) -> list[Pro
     ]
 
 
+def nonfinite_problems(on_nonfinite: str, population: int) -> list[Problem]:
+    """`on_nonfinite: worst` with populations, whose members end through their own reports."""
+    if on_nonfinite != "worst" or population <= 1:
+        return []
+    return [
+        Problem(
+            "on_nonfinite",
+            f"is 'worst', which population sweeps (population: {population}) do not support",
+            "set on_nonfinite: fail (the default), or remove population",
+        )
+    ]
+
+
 def population_ray_function(entry: Any) -> Callable[[dict[str, Any]], None]:
     """The Ray function trainable training one population with the entry's population function."""
     from trainables.population import population_trainable

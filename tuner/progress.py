@@ -60,8 +60,10 @@ class ProgressCallback(Callback):
         study: Any = None,
         budget: Any = None,
         earlier: Sequence[Any] = (),
+        worst: bool = False,
     ) -> None:
         self._metric, self._mode, self._max_t = metric, mode, max_t
+        self._worst = worst  # `on_nonfinite: worst`: a NaN/inf metric ends a trial, not FAIL
         self._budget = budget  # a `tuner.budget.BudgetTracker`, shown at the end of each line
         # a grown sweep's earlier Optuna records: counted with this run's trials
         self._earlier = [
@@ -93,7 +95,7 @@ class ProgressCallback(Callback):
         if trial.status == "RUNNING":
             return TrialState.RUNNING
         if trial.status == "TERMINATED":
-            return final_state(trial.last_result, self._metric, self._max_t)
+            return final_state(trial.last_result, self._metric, self._max_t, worst=self._worst)
         return TrialState.FAIL if trial.status == "ERROR" else None
 
     def _print(self, text: str, counts: str) -> None:
@@ -202,9 +204,11 @@ class ProgressCallback(Callback):
             text = f"population {trial.trial_id} {how} at epoch {epochs}"
             self._print(text, self.member_counts(trials))
             return
-        state = final_state(result, self._metric, self._max_t, error)
+        state = final_state(result, self._metric, self._max_t, error, self._worst)
         value = finite(result.get(self._metric))
         shown = f"{self._metric} {value:.6g}" if value is not None else "no finite value"
+        if value is None and state != TrialState.FAIL:
+            shown = f"{self._metric} {result.get(self._metric)}, recorded as worst"
         exception = reason_of(trial) if error else None
         shown = exception.splitlines()[0] if exception else shown
         text = f"trial {trial.trial_id} {_WORDS[state]} at epoch {epochs}"

@@ -33,7 +33,18 @@ from ray.air.constants import TRAINING_ITERATION
 
 from tuner.failures import reason_of
 from tuner.population_search import POPULATION_TRIAL
-from tuner.searcher import DIVERGED, FAIL_REASON, RAY_TRIAL_ID, final_state, finite, furthest
+from tuner.searcher import (
+    DIVERGED,
+    FAIL_REASON,
+    RAY_TRIAL_ID,
+    WORST,
+    fail_reason,
+    final_state,
+    finite,
+    furthest,
+    nonfinite_number,
+    worst_value,
+)
 
 #: Ray trial statuses of a trial that has not ended
 UNFINISHED = frozenset({"PENDING", "RUNNING", "PAUSED"})
@@ -99,13 +110,18 @@ def was_interrupted(
     return len(trials) < num_samples or any(unfinished(t, max_t, open_ids) for t in trials)
 
 
-def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t: int) -> int:
-    """Close every RUNNING Optuna record that no unfinished Ray trial will continue.
+def close_orphans(
+    study: optuna.Study, trials: Iterable[Any], metric: str, max_t: int, worst: bool = False
+) -> int:
+    """Close every RUNNING Optuna record that no unfinished Ray trial will continue (`worst`:
+    `on_nonfinite: worst`, a NaN/inf metric recorded as the mode's worst value).
 
     Returns how many records were closed.
     """
     by_id = {t.trial_id: t for t in trials}
     open_ids = open_ray_trials(study)
+    minimize = study.direction == optuna.study.StudyDirection.MINIMIZE
+    bad = worst_value("min" if minimize else "max") if worst else None
     storage = study._storage  # noqa: SLF001 (Optuna's public storage API, reached via the study)
     closed = 0
     for record in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -117,10 +133,10 @@ def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t
         if member:
             state, value, reason = _member_verdict(record, max_t)
         else:
-            state, value, reason = _verdict(ray_trial, record, metric, max_t)
+            state, value, reason = _verdict(ray_trial, record, metric, max_t, bad)
         if reason:
             storage.set_trial_user_attr(record._trial_id, FAIL_REASON, reason)  # noqa: SLF001
-        for step, result_value in [] if member else _missing_steps(ray_trial, record, metric):
+        for step, result_value in [] if member else _missing_steps(ray_trial, record, metric, bad):
             storage.set_trial_intermediate_value(record._trial_id, step, result_value)  # noqa: SLF001
         study.tell(record.number, value, state=state)
         closed += 1
@@ -128,8 +144,9 @@ def close_orphans(study: optuna.Study, trials: Iterable[Any], metric: str, max_t
 
 
 def _verdict(
-    ray_trial: Any, record: Any, metric: str, max_t: int
+    ray_trial: Any, record: Any, metric: str, max_t: int, bad: float | None
 ) -> tuple[TrialState, Any, str | None]:
+    """`bad`: the worst value a NaN/inf metric is recorded as (`on_nonfinite: worst`), or None."""
     if ray_trial is None and record.intermediate_values:
         epoch = max(record.intermediate_values)
         reason = (
@@ -148,9 +165,12 @@ def _verdict(
             exception or "the trainable raised an error (after its retries)",
         )
     last = furthest(result, record.intermediate_values, metric)  # the record may lead Ray
-    state = final_state(last, metric, max_t)
+    state = final_state(last, metric, max_t, worst=bad is not None)
     if state == TrialState.FAIL:
         return state, None, f"{metric} is {result.get(metric)!r}, not a finite number"
+    if nonfinite_number(last.get(metric)):
+        reason = WORST + fail_reason(last, metric, False)
+        return state, (bad if state == TrialState.COMPLETE else None), reason
     return state, (finite(last.get(metric)) if state == TrialState.COMPLETE else None), None
 
 
@@ -163,10 +183,15 @@ def _member_verdict(record: Any, max_t: int) -> tuple[TrialState, Any, str | Non
     return TrialState.FAIL, None, "its Ray trial ended without a final report for this member"
 
 
-def _missing_steps(ray_trial: Any, record: Any, metric: str) -> list[tuple[int, float]]:
-    """The last result's value, when Optuna did not record that epoch yet."""
+def _missing_steps(
+    ray_trial: Any, record: Any, metric: str, bad: float | None = None
+) -> list[tuple[int, float]]:
+    """The last result's value, when Optuna did not record that epoch yet (`bad` for a NaN/inf
+    one under `on_nonfinite: worst`)."""
     result = (ray_trial.last_result or {}) if ray_trial is not None else {}
     step, value = result.get("training_iteration"), finite(result.get(metric))
+    if value is None and bad is not None and nonfinite_number(result.get(metric)):
+        value = bad
     if not isinstance(step, int) or value is None or step in record.intermediate_values:
         return []
     return [(step, value)]

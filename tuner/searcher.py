@@ -10,7 +10,10 @@ stopped after one epoch competes with full-budget trials) and leaves a NaN trial
 - a trial that ended before `max_t` (ASHA stopped it) is PRUNED; Optuna then takes its last
   intermediate value as the trial's value;
 - a non-finite metric, an error after Ray's retries, or a trial that never reported is FAIL,
-  with the reason in the user attribute `fail_reason`.
+  with the reason in the user attribute `fail_reason`; with `on_nonfinite: worst` a NaN or
+  infinite metric is instead recorded as the mode's worst value (+inf for min, -inf for max) at
+  its epoch, the trial PRUNED (COMPLETE at `max_t`) and flagged by `fail_reason`
+  ("recorded as worst: ...").
 
 The PRUNED/COMPLETE decision compares the epochs run with `max_t` rather than hooking ASHA:
 ASHA itself answers STOP at `max_t`, the searcher and the scheduler are checkpointed separately
@@ -48,6 +51,8 @@ CONFIG = "config"
 FAIL_REASON = "fail_reason"
 #: result key holding a `TrainingDiverged` message (see `tuner.recovery.stop_on_divergence`)
 DIVERGED = "diverged"
+#: what `fail_reason` starts with on a trial recorded with the worst value (`on_nonfinite: worst`)
+WORST = "recorded as worst: "
 
 
 def finite(value: Any) -> float | None:
@@ -59,11 +64,29 @@ def finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def worst_value(mode: str) -> float:
+    """The value `on_nonfinite: worst` records for a NaN or infinite metric."""
+    return math.inf if mode == "min" else -math.inf
+
+
+def nonfinite_number(value: Any) -> bool:
+    """Whether `value` is a number that is NaN or infinite (not a missing or text value)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value) is None
+
+
 def final_state(
-    result: Mapping[str, Any] | None, metric: str, max_t: int, error: bool = False
+    result: Mapping[str, Any] | None,
+    metric: str,
+    max_t: int,
+    error: bool = False,
+    worst: bool = False,
 ) -> TrialState:
-    """How a trial that ended with last result `result` is recorded (module docstring)."""
-    if error or not result or finite(result.get(metric)) is None:
+    """How a trial that ended with last result `result` is recorded (module docstring);
+    `worst`: `on_nonfinite: worst`."""
+    if error or not result:
+        return TrialState.FAIL
+    value = result.get(metric)
+    if finite(value) is None and not (worst and nonfinite_number(value)):
         return TrialState.FAIL
     if int(result.get(TRAINING_ITERATION, 0)) >= max_t:
         return TrialState.COMPLETE
@@ -121,12 +144,14 @@ class BudgetAwareOptunaSearch(OptunaSearch):
         sampler: optuna.samplers.BaseSampler,
         study_name: str,
         storage: optuna.storages.BaseStorage | str,
+        on_nonfinite: str = "fail",
     ) -> None:
         if isinstance(storage, str):
             storage = open_storage(storage)
         super().__init__(space=None, sampler=sampler, study_name=study_name, storage=storage)
         self._define = define
         self._max_t = max_t
+        self._worst = on_nonfinite == "worst"
         self._last_step: dict[str, int] = {}
 
     def set_search_properties(
@@ -185,12 +210,17 @@ class BudgetAwareOptunaSearch(OptunaSearch):
             self._report(trial_id, result)
         values = {**stored.intermediate_values, **self._reported(trial_id, result)}
         last = furthest(result, values, self._metric)
-        state = final_state(last, self._metric, self._max_t, error)
+        state = final_state(last, self._metric, self._max_t, error, self._worst)
         value = finite(last.get(self._metric)) if state == TrialState.COMPLETE else None
+        nonfinite = state != TrialState.FAIL and nonfinite_number(last.get(self._metric))
+        if nonfinite and state == TrialState.COMPLETE:
+            value = worst_value(self._mode)
         try:
             if state == TrialState.FAIL:
                 reason = fail_reason(result, self._metric, error, take_reason(trial_id))
                 record.set_user_attr(FAIL_REASON, reason)
+            elif nonfinite:
+                record.set_user_attr(FAIL_REASON, WORST + fail_reason(last, self._metric, False))
             self._ot_study.tell(record, value, state=state)
         except (ValueError, RuntimeError) as exc:  # finished meanwhile by another process
             logger.warning("could not record trial %s in Optuna: %s", trial_id, exc)
@@ -213,6 +243,8 @@ class BudgetAwareOptunaSearch(OptunaSearch):
             value = float(result[self._metric])
         except (TypeError, ValueError):
             return
+        if self._worst and not math.isfinite(value):
+            value = worst_value(self._mode)
         try:
             self._ot_trials[trial_id].report(value, step)
         except RuntimeError as exc:  # finished already (a trial rerun after a driver crash)

@@ -40,7 +40,7 @@ from tuner._space_settings import (
 )
 from tuner._space_trainable import group_names, resolve_trainable, trainable_problems
 from tuner._space_yaml import numbers_as_floats, read_yaml
-from tuner.population import population_problems
+from tuner.population import nonfinite_problems, population_problems
 
 __all__ = [
     "CHECK_SAMPLES",
@@ -82,6 +82,8 @@ class SpaceFile(BaseModel):
     max_failures: int = Field(default=0, ge=0)
     #: stop the sweep when its first `fail_fast` trials fail with the same exception (0: never)
     fail_fast: int = Field(default=3, ge=0)
+    #: a NaN/inf metric: `fail` records the trial FAIL; `worst` records the mode's worst value
+    on_nonfinite: Literal["fail", "worst"] = "fail"
     storage_path: str = Field(default="results", min_length=1)
     optuna_storage: str | None = None
     address: str | None = None
@@ -164,6 +166,7 @@ def space_problems(space: SpaceFile) -> list[Problem]:
     if not trainable:
         entry = space.resolve_trainable()
         problems += population_problems(space.population, entry, space.trainable)
+        problems += nonfinite_problems(space.on_nonfinite, space.population)
         schedules, aliases = _schedules()
         problems += search_problems(
             space.search,

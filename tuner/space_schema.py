@@ -73,6 +73,10 @@ MEANINGS = {
     "asha.brackets": "Hyperband brackets (1: plain ASHA); bracket s starts at grace_period x "
     "reduction_factor**s",
     "fail_fast": "stop the sweep when its first N trials fail with the same exception (0: never)",
+    "on_nonfinite": (
+        "a NaN/inf metric: fail records the trial FAIL; worst records the mode's worst value "
+        "(+inf for min, -inf for max) at that epoch, the trial PRUNED (COMPLETE at n_epochs)"
+    ),
     "loggers": "result loggers beside Ray's JSON and CSV: tensorboard, mlflow, wandb",
     "budget": "when the sweep asks for no new trial (null: after num_samples trials)",
     "budget.epochs": "total epochs of all trials",

@@ -164,7 +164,7 @@ def build_searcher(space: Any, experiment: Experiment) -> BudgetAwareOptunaSearc
             asha_actor=asha,
             **options,
         )
-    return BudgetAwareOptunaSearch(TrialConfig(space), **options)
+    return BudgetAwareOptunaSearch(TrialConfig(space), on_nonfinite=space.on_nonfinite, **options)
 
 
 def default_concurrency(space: Any, cluster_cpus: float) -> int:
@@ -214,7 +214,12 @@ def build_tuner(
         stop=CombinedStopper(*stoppers),
         callbacks=[
             ProgressCallback(
-                space.metric, space.mode, space.n_epochs, budget=tracker, earlier=earlier
+                space.metric,
+                space.mode,
+                space.n_epochs,
+                budget=tracker,
+                earlier=earlier,
+                worst=space.on_nonfinite == "worst",
             ),
             StateBackup(experiment.dir),
             *result_loggers(space.loggers, experiment.dir),
@@ -284,6 +289,7 @@ def run_tuner(
     num_samples: int,
     k: int = 5,
     budget: BudgetTracker | None = None,
+    on_nonfinite: str = "fail",
 ) -> SweepOutcome:
     """Fit `tuner`, close Optuna records nothing will continue, export the study's trials.
 
@@ -307,7 +313,8 @@ def run_tuner(
             interrupted = False
             close_stopped(study, stopped)
         if not interrupted:  # after Ctrl-C, `resume` continues and closes whatever is open
-            close_orphans(study, trials, experiment.metric, experiment.max_t)
+            worst = on_nonfinite == "worst"
+            close_orphans(study, trials, experiment.metric, experiment.max_t, worst=worst)
         write_member_logs(experiment.dir, study)
         exports = write_exports(experiment.dir, study, experiment.metric, experiment.mode, k)
     except Exception as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from optuna.trial import TrialState
 from tests.tuner.spaces import ray_curves, toy_space
 from tests.tuner.toy import score
 from tuner.api import run_space
+from tuner.searcher import FAIL_REASON
 
 N_EPOCHS = 6
 
@@ -113,3 +115,67 @@ def test_nan_and_errors_fail_alone(ray_local: None, tmp_path: Path, results_dir:
 
     frame = pd.read_parquet(outcome.exports.parquet)
     assert sorted(frame.loc[frame["state"] == "FAIL", "config/x"]) == sorted(nan_xs + raise_xs)
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_on_nonfinite_worst_records_the_modes_worst_value(
+    ray_local: None, tmp_path: Path, results_dir: Path, capsys: pytest.CaptureFixture, mode: str
+) -> None:
+    """`on_nonfinite: worst`: a NaN trial ends at its NaN epoch PRUNED with the mode's worst
+    value there (its earlier epochs intact) and the reason in `fail_reason`; the progress line
+    says so; the other trials are as without it; no FAIL."""
+    fixed = {"nan_above": 0.8}
+    path = toy_space(
+        tmp_path, results_dir, name=f"worst_{mode}", num_samples=8, asha=None, fixed=fixed,
+        searcher={"name": "random", "seed": 0}, mode=mode, on_nonfinite="worst",
+    )  # fmt: skip
+    outcome = run_space(path)
+    out = capsys.readouterr().out
+    trials = outcome.experiment.load_study().get_trials()
+    worst = math.inf if mode == "min" else -math.inf
+    nan_trials = [t for t in trials if t.params["x"] > fixed["nan_above"]]
+    assert nan_trials, "the seed must draw a NaN trial"
+    assert len(trials) == 8 and outcome.counts.get("FAIL", 0) == 0
+    for trial in trials:
+        x = trial.params["x"]
+        if x > fixed["nan_above"]:
+            assert trial.state == TrialState.PRUNED, f"x={x}"
+            assert trial.intermediate_values == {1: pytest.approx(score(x, 1), rel=1e-12), 2: worst}
+            assert trial.value == worst
+            reason = trial.user_attrs[FAIL_REASON]
+            assert reason == "recorded as worst: score is nan at epoch 2, not a finite number"
+        else:
+            assert trial.state == TrialState.COMPLETE, f"x={x}"
+            assert trial.value == pytest.approx(score(x, N_EPOCHS), rel=1e-12)
+    assert out.count("pruned at epoch 2 (score nan, recorded as worst)") == len(nan_trials)
+    frame = pd.read_parquet(outcome.exports.parquet)
+    flagged = frame.loc[frame["fail_reason"].notna(), "config/x"]
+    assert sorted(flagged) == sorted(t.params["x"] for t in nan_trials)
+
+
+def test_on_nonfinite_worst_is_refused_for_population_sweeps(
+    tmp_path: Path, results_dir: Path
+) -> None:
+    from tuner.cli import BAD_INPUT, main
+
+    path = toy_space(
+        tmp_path, results_dir, name="worst_pop", population=2, on_nonfinite="worst",
+        trainable="tests.tuner.test_population_resume:trainable",
+    )  # fmt: skip
+    assert main(["validate", str(path)]) == BAD_INPUT
+
+
+def test_final_state_under_on_nonfinite_worst() -> None:
+    """NaN/inf metrics end a trial by its epochs under `worst`; a missing metric stays FAIL."""
+    from tuner.searcher import final_state
+
+    nan_at_2 = {"score": math.nan, "training_iteration": 2}
+    inf_at_6 = {"score": -math.inf, "training_iteration": 6}
+    assert final_state(nan_at_2, "score", 6) == TrialState.FAIL
+    assert final_state(nan_at_2, "score", 6, worst=True) == TrialState.PRUNED
+    assert final_state(inf_at_6, "score", 6, worst=True) == TrialState.COMPLETE
+    assert final_state({"training_iteration": 2}, "score", 6, worst=True) == TrialState.FAIL
+    assert final_state({"score": "x", "training_iteration": 6}, "score", 6, worst=True) == (
+        TrialState.FAIL
+    )
+    assert final_state(nan_at_2, "score", 6, error=True, worst=True) == TrialState.FAIL
