@@ -36,10 +36,11 @@ NOTES = (
     "The former estimator's 1,000 plain samples move D_stsp by several times its value at "
     "these divergences (the issue's 0.0168 vs 0.008-0.009); the current one (20 samples per true "
     "point: a pilot of one antithetic orthogonal set per point, the rest by Neyman allocation, a "
-    "control variate, float32 densities; `trainables/dsr/metrics_stsp.py`) keeps every pair of "
-    "seeds within 5 %, at the cost in time shown (both timed in the same run, alternating; the "
-    "load average above inflates both alike). `tests/dsr/test_metrics_reference.py` checks the "
-    "5 % on 5 seeds of both generations.\n"
+    "control variate, float32 densities; `trainables/dsr/metrics_stsp.py`) cuts the relative "
+    "spread over seeds by an order of magnitude, at the cost in time shown (both timed in the "
+    "same run, alternating; the load average above inflates both alike); the largest gap "
+    "between two seeds is in the table. `tests/dsr/test_metrics_reference.py` checks a gap "
+    "under 5 % over seeds 0-4 of both generations only.\n"
 )
 
 
