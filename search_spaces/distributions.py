@@ -172,6 +172,34 @@ NonNegativeDef = Annotated[DistDef, BeforeValidator(_as_def), AfterValidator(_no
 FreezeDef = Annotated[DistDef, BeforeValidator(_as_def), AfterValidator(_freeze)]
 
 
+def _is_distribution(value: Any) -> bool:
+    """A `DistDef`, or a mapping written as one (`{uniform: [...]}`, with `step`/`log`)."""
+    if isinstance(value, DistDef):
+        return True
+    keys = set(value) if isinstance(value, Mapping) else set()
+    return bool(keys & set(KINDS)) and keys <= {*KINDS, "step", "log"}
+
+
+def _items_or_value(raw: Any) -> Any:
+    """A list holding a distribution is a list of values, each its own; else one value (a list
+    of plain mappings, e.g. a composite's schedules, is a constant)."""
+    if isinstance(raw, list | tuple) and any(_is_distribution(v) for v in raw):
+        return [_as_def(v) for v in raw]
+    return _as_def(raw)
+
+
+#: an optimizer hyperparameter: one value, or a list whose items are searched one by one
+#: (`betas: [{uniform: [0.8, 0.95]}, 0.999]`)
+HyperDef = Annotated[DistDef | list[DistDef], BeforeValidator(_items_or_value)]
+
+
+def suggest_hyper(dist: DistDef | list[DistDef], trial: optuna.Trial, name: str) -> Any:
+    """Sample a `HyperDef`: a list item by item as `name/0`, `name/1`, ..."""
+    if isinstance(dist, list):
+        return [item.suggest(trial, f"{name}/{i}") for i, item in enumerate(dist)]
+    return dist.suggest(trial, name)
+
+
 def resolve_freeze_after(value: Any, n_epochs: int) -> int | None:
     """A sampled `freeze_after` as the seed's epoch: fractions of `n_epochs` round half up."""
     if value is None or isinstance(value, int):

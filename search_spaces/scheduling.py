@@ -20,40 +20,18 @@ passes in, so schedules registered later are searchable with no change here.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import optuna
-from pydantic import BaseModel, ConfigDict, model_validator
 
-from search_spaces.distributions import ValueDef
-from trainables.lr.errors import Problem, join_path, suggest
+from search_spaces.named_choice import NamedChoiceDef, define_named, named_problems
+from trainables.lr.errors import Problem
 
 
-class SchedulingDef(BaseModel):
+class SchedulingDef(NamedChoiceDef):
     """Either `choice: {name: {hyperparameter: value-or-distribution}}` or one `name`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    choice: dict[str, dict[str, ValueDef] | None] | None = None
-    name: str | None = None
-    hyperparameters: dict[str, ValueDef] | None = None
-
-    @model_validator(mode="after")
-    def _one_form(self) -> SchedulingDef:
-        if (self.choice is None) == (self.name is None):
-            raise ValueError("must give either 'choice' (several schedules) or 'name' (one)")
-        if self.choice is not None and self.hyperparameters is not None:
-            raise ValueError("'hyperparameters' goes under each schedule of 'choice'")
-        if self.choice is not None and not self.choice:
-            raise ValueError("'choice' must name at least one schedule")
-        return self
-
-    @property
-    def options(self) -> dict[str, dict[str, Any]]:
-        """Schedule name -> its hyperparameter declarations, in the order written."""
-        if self.choice is None:
-            return {str(self.name): dict(self.hyperparameters or {})}
-        return {name: dict(hyper or {}) for name, hyper in self.choice.items()}
+    what: ClassVar[str] = "schedule"
 
 
 def define_lr_scheduling(trial: optuna.Trial, spec: SchedulingDef) -> dict[str, Any]:
@@ -63,14 +41,7 @@ def define_lr_scheduling(trial: optuna.Trial, spec: SchedulingDef) -> dict[str, 
     trial parameters `lr_scheduling/name = "StepLR"`, `lr_scheduling/StepLR/step_size = 4`:
     `{"name": "StepLR", "hyperparameters": {"step_size": 4}}`.
     """
-    options = spec.options
-    names = list(options)
-    name = names[0] if len(names) == 1 else trial.suggest_categorical("lr_scheduling/name", names)
-    hyper = {
-        key: dist.suggest(trial, f"lr_scheduling/{name}/{key}")
-        for key, dist in options[name].items()
-    }
-    return {"name": name, "hyperparameters": hyper}
+    return define_named(trial, spec, "lr_scheduling")
 
 
 def scheduling_problems(
@@ -84,20 +55,4 @@ def scheduling_problems(
     `known` maps every schedule name (aliases included) to its hyperparameter names, or to None
     when those are not to be checked here; names in `aliases` are accepted but not listed.
     """
-    listed = [name for name in known if name not in set(aliases)]
-    problems = []
-    for name, hyper in spec.options.items():
-        if spec.choice is None:
-            name_path, base = join_path(path, "name"), join_path(path, "hyperparameters")
-        else:
-            name_path = base = join_path(path, "choice", name)
-        if name not in known:
-            message = f"{name!r} is not a known schedule"
-            problems.append(Problem(name_path, message, suggest(name, listed)))
-            continue
-        allowed = known[name]
-        for key in hyper:
-            if allowed is not None and key not in allowed:
-                message = f"is not a hyperparameter of {name}"
-                problems.append(Problem(join_path(base, key), message, suggest(key, allowed)))
-    return problems
+    return named_problems(spec, known, path, "schedule", aliases)

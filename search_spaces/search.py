@@ -5,6 +5,7 @@ search:
   learning_rate: {lr: {log_uniform: [1.0e-3, 3.0e-2]}, multipliers: {...}, freeze_after: {...}}
   dsr_subject_multiplier: {log_uniform: [1.0, 30.0]}
   lr_scheduling: {choice: {MultiStepLR: {...}, ExponentialLR: {...}}}
+  optimizer: {choice: {Adam: {eps: {...}}, SGD: {momentum: {...}}}}
   settings:                         # any other trainable setting, passed through
     hidden_dim: {choice: [8, 16, 32]}
     alpha: {uniform: [0.05, 0.3]}
@@ -12,8 +13,9 @@ search:
 ```
 
 `define_search(trial, search, n_epochs=..., group_names=...)` returns the sampled part of a
-trainable config: `learning_rate` and `lr_scheduling` in the seed format, `dsr_subject_multiplier`
-where the number form uses it, and every setting under its own key (Optuna name = the key).
+trainable config: `learning_rate`, `lr_scheduling` and `optimizer` in the seed format,
+`dsr_subject_multiplier` where the number form uses it, and every setting under its own key
+(Optuna name = the key).
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from search_spaces.learning_rate import (
     define_learning_rate,
     learning_rate_problems,
 )
+from search_spaces.optimizer import OptimizerDef, define_optimizer, optimizer_problems
 from search_spaces.scheduling import SchedulingDef, define_lr_scheduling, scheduling_problems
 from trainables.lr.errors import Problem, join_path
 
 #: keys the LR part of a config owns; a setting may not use them
-LR_KEYS = ("learning_rate", "dsr_subject_multiplier", "lr_scheduling")
+LR_KEYS = ("learning_rate", "dsr_subject_multiplier", "lr_scheduling", "optimizer")
 
 
 class SearchDef(BaseModel):
@@ -46,6 +49,7 @@ class SearchDef(BaseModel):
     learning_rate: LearningRateDef | None = None
     dsr_subject_multiplier: PositiveDef | None = None
     lr_scheduling: SchedulingDef | None = None
+    optimizer: OptimizerDef | None = None
     settings: dict[str, ValueDef] = {}
 
     def output_keys(self) -> set[str]:
@@ -53,6 +57,7 @@ class SearchDef(BaseModel):
         keys = set(self.settings)
         keys |= {"learning_rate"} if self.learning_rate is not None else set()
         keys |= {"lr_scheduling"} if self.lr_scheduling is not None else set()
+        keys |= {"optimizer"} if self.optimizer is not None else set()
         if self.dsr_subject_multiplier is not None and (
             self.learning_rate is None or self.learning_rate.is_number_form
         ):
@@ -87,6 +92,8 @@ def define_search(
         out["dsr_subject_multiplier"] = mult
     if spec.lr_scheduling is not None:
         out["lr_scheduling"] = define_lr_scheduling(trial, spec.lr_scheduling)
+    if spec.optimizer is not None:
+        out["optimizer"] = define_optimizer(trial, spec.optimizer)
     for key, dist in spec.settings.items():
         out[key] = dist.suggest(trial, key)
     return out
@@ -98,11 +105,13 @@ def search_problems(
     group_names: Sequence[str],
     schedules: Mapping[str, Collection[str] | None],
     schedule_aliases: Collection[str] = (),
+    optimizers: Mapping[str, Collection[str]] | None = None,
     path: str = "search",
 ) -> list[Problem]:
-    """What only the trainable and the schedule registry can tell: names that match nothing.
+    """What only the trainable and the registries can tell: names that match nothing.
 
-    `schedules` maps schedule names (aliases included) to their hyperparameter names.
+    `schedules` maps schedule names (aliases included) to their hyperparameter names,
+    `optimizers` optimizer names to theirs (None: not checked here).
     """
     problems = []
     if spec.learning_rate is not None:
@@ -121,6 +130,8 @@ def search_problems(
         problems += scheduling_problems(
             spec.lr_scheduling, schedules, join_path(path, "lr_scheduling"), schedule_aliases
         )
+    if spec.optimizer is not None and optimizers is not None:
+        problems += optimizer_problems(spec.optimizer, optimizers, join_path(path, "optimizer"))
     for key in spec.settings:
         if key in LR_KEYS:
             problems.append(

@@ -54,7 +54,7 @@ def trainable(
     lists a config's problems before Ray starts. Both may also be set as attributes.
     """
 
-    names = None if groups is None else _group_names(groups)
+    names = None if groups is None else _group_names(groups, "@trainable(groups=...)")
 
     def declare(fn: F) -> F:
         if names is not None:
@@ -66,18 +66,41 @@ def trainable(
     return declare if function is None else declare(function)
 
 
-def _group_names(groups: Iterable[str]) -> tuple[str, ...]:
+def _group_names(groups: Iterable[str], where: str) -> tuple[str, ...]:
     if isinstance(groups, str) or not isinstance(groups, Iterable):
-        raise TypeError(f"@trainable(groups=...) takes a list of names, not {groups!r:.80}")
+        raise TypeError(f"{where} takes a list of names, not {groups!r:.80}")
     names = tuple(groups)
     if not all(isinstance(name, str) and name for name in names):
-        raise TypeError(f"@trainable(groups=...) takes non-empty names, not {names!r:.80}")
+        raise TypeError(f"{where} takes non-empty names, not {names!r:.80}")
     return names
 
 
-def groups(function: F) -> F:
-    """Declare a function `model -> {group name: [parameters]}` a space file may name."""
-    return _mark(function, "groups")
+@overload
+def groups(function: F, /) -> F: ...
+
+
+@overload
+def groups(*, names: Iterable[str]) -> Callable[[F], F]: ...
+
+
+def groups(function: Any = None, /, *, names: Iterable[str] | None = None) -> Any:
+    """Declare a function `model -> {group name: [parameters]}` a config may name
+    (`groups: "pkg.mod:fn"`).
+
+    `names` lists the names it returns: what `search.learning_rate` covers and the tables show,
+    known to a driver that never builds the model. Without them the trainable's own
+    `@trainable(groups=...)` name the groups.
+    """
+    listed = None if names is None else _group_names(names, "@groups(names=...)")
+    if listed == ():
+        raise TypeError("@groups(names=...) takes at least one name")
+
+    def declare(fn: F) -> F:
+        if listed is not None:
+            fn.group_names = listed  # type: ignore[attr-defined]
+        return _mark(fn, "groups")
+
+    return declare if function is None else declare(function)
 
 
 def schedule(function: F) -> F:

@@ -3,7 +3,7 @@ with `@trainable` (`trainables.declare`).
 
 A registered name is looked up in `trainables.registry.TRAINABLES`; an import path of a
 registered trainable's function stands for that entry. Any other import path must name a
-function its module declares with `@trainable` (see `tuner._space_import` for what is imported
+function its module declares with `@trainable` (see `trainables.import_path` for what is imported
 and when); it may carry `groups` (its parameter groups; without them the config's `groups:` or
 `layers:` name them, else the whole model is one group `model`) and
 `config_problems(config) -> list[Problem]` (default: the LR library's checks of the LR keys).
@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trainables.import_path import declared_object, is_import_path
 from trainables.lr.errors import ConfigError, Problem, bounded, suggest
-from tuner._space_import import declared_object, is_import_path
 
 #: most parameter groups a trainable may declare
 MAX_GROUPS = 1000

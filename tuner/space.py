@@ -25,7 +25,8 @@ import optuna
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from search_spaces import SearchDef, define_search, search_problems
-from trainables.lr.errors import ConfigError, Problem, pydantic_problems
+from trainables.lr.errors import ConfigError, Problem, join_path, pydantic_problems
+from trainables.lr.groups import resolve_group_function
 from tuner._budget_settings import BudgetSettings
 from tuner._logger_settings import LoggerName, logger_problems
 from tuner._space_samples import CHECK_SAMPLES, sample_configs, sample_problems
@@ -38,7 +39,12 @@ from tuner._space_settings import (
     resources_problems,
     searcher_problems,
 )
-from tuner._space_trainable import group_names, resolve_trainable, trainable_problems
+from tuner._space_trainable import (
+    CustomTrainable,
+    group_names,
+    resolve_trainable,
+    trainable_problems,
+)
 from tuner._space_yaml import numbers_as_floats, read_yaml
 from tuner.population import nonfinite_problems, population_problems
 
@@ -111,10 +117,15 @@ class SpaceFile(BaseModel):
         return resolve_trainable(self.trainable)
 
     def group_names(self) -> tuple[str, ...]:
-        """The groups sampled LR configs cover: the `fixed.groups` keys, else the trainable's."""
+        """The groups sampled LR configs cover: the `fixed.groups` keys or the names its function
+        declares (`groups: "pkg.mod:fn"`), else the trainable's."""
         patterns = self.fixed.get("groups")
         if isinstance(patterns, Mapping) and patterns:
             return tuple(str(name) for name in patterns)
+        if isinstance(patterns, str):
+            function = resolve_group_function(patterns, [])
+            if function is not None and function.names is not None:
+                return function.names
         return group_names(self.resolve_trainable())
 
     def define(self, trial: optuna.Trial) -> dict[str, Any]:
@@ -167,12 +178,14 @@ def space_problems(space: SpaceFile) -> list[Problem]:
         entry = space.resolve_trainable()
         problems += population_problems(space.population, entry, space.trainable)
         problems += nonfinite_problems(space.on_nonfinite, space.population)
+        problems += _group_function_problems(space, entry)
         schedules, aliases = _schedules()
         problems += search_problems(
             space.search,
             group_names=space.group_names(),
             schedules=schedules,
             schedule_aliases=aliases,
+            optimizers=_optimizers(),
         )
     return problems
 
@@ -189,6 +202,33 @@ def _fixed_problems(space: SpaceFile) -> list[Problem]:
             Problem(f"fixed.{key}", "is also set by the search block", "keep only one of them")
         )
     return problems
+
+
+def _group_function_problems(space: SpaceFile, entry: Any) -> list[Problem]:
+    """`fixed.groups: "pkg.mod:fn"`: a function that names nothing, or one whose names nobody
+    declares although the search and the tables need them."""
+    raw = space.fixed.get("groups")
+    if not isinstance(raw, str):
+        return []
+    problems: list[Problem] = []
+    function = resolve_group_function(raw, problems)
+    if function is None:
+        return [Problem(join_path("fixed", p.path), p.message, p.fix) for p in problems]
+    undeclared = (
+        isinstance(entry, CustomTrainable) and getattr(entry.function, "groups", None) is None
+    )
+    if function.names is None and undeclared:
+        message = f"{raw!r} declares no group names, which the search and the tables need"
+        fix = "declare them once: @groups(names=('body', 'head'))"
+        return [Problem("fixed.groups", message, fix)]
+    return []
+
+
+def _optimizers() -> dict[str, tuple[str, ...]]:
+    """Every optimizer a config may name, with the hyperparameters it takes (never `lr`)."""
+    from trainables.lr.optimizers import OPTIMIZERS
+
+    return {name: tuple(entry.params.model_fields) for name, entry in OPTIMIZERS.items()}
 
 
 def _schedules() -> tuple[dict[str, tuple[str, ...]], set[str]]:

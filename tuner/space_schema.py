@@ -26,6 +26,12 @@ PLACEHOLDERS = {
     "search.settings": "<setting>",
     "search.learning_rate.multipliers": "<pattern>",
     "search.learning_rate.freeze_after": "<pattern>",
+    "search.learning_rate.lrs": "<pattern>",
+    "search.learning_rate.optimizer": "<pattern>",
+    "search.learning_rate.optimizer.<pattern>": "<hyperparameter>",
+    "search.optimizer.choice": "<optimizer>",
+    "search.optimizer.choice.<optimizer>": "<hyperparameter>",
+    "search.optimizer.hyperparameters": "<hyperparameter>",
     "search.lr_scheduling.choice": "<schedule>",
     "search.lr_scheduling.choice.<schedule>": "<hyperparameter>",
     "search.lr_scheduling.hyperparameters": "<hyperparameter>",
@@ -42,9 +48,14 @@ MEANINGS = {
     "max_concurrent_trials": "trials running at once (null: as many as resources allow)",
     "fixed": "settings every trial's config receives as they are (the trainable's own keys)",
     "search": "what Optuna samples for each trial",
-    "search.learning_rate": "the base lr and its per-component, per-level and per-group "
-    "multipliers and freezes",
-    "search.learning_rate.lr": "the base learning rate",
+    "search.learning_rate": "the base lr or the groups' own lrs, and per-component, per-level "
+    "and per-group multipliers, freezes, weight decays and optimizer hyperparameters",
+    "search.learning_rate.lr": "the base learning rate (may be left out when lrs covers every "
+    "group)",
+    "search.learning_rate.lrs": "groups' own learning rates by group pattern (no base lr, no "
+    "multipliers)",
+    "search.learning_rate.lrs.<pattern>": "the lr of the groups the pattern names (the most "
+    "specific pattern wins)",
     "search.learning_rate.multipliers": "lr multipliers by group, component or level pattern",
     "search.learning_rate.multipliers.<pattern>": "the multiplier of the groups the pattern names",
     "search.learning_rate.freeze_after": "freeze_after by group pattern",
@@ -53,6 +64,12 @@ MEANINGS = {
     "search.learning_rate.unfreeze_at.<name>": "null, or the epoch the group starts training",
     "search.learning_rate.weight_decay": "weight decay by group pattern",
     "search.learning_rate.weight_decay.<name>": "the weight decay of the groups it names",
+    "search.learning_rate.optimizer": "per-group optimizer hyperparameters by group pattern "
+    "(betas, eps, momentum, dampening, nesterov, as the optimizer has them)",
+    "search.learning_rate.optimizer.<pattern>": "the hyperparameters of the groups it names "
+    "(merged, the more specific pattern over the less)",
+    "search.learning_rate.optimizer.<pattern>.<hyperparameter>": "one hyperparameter: a value, "
+    "or a list whose items are searched one by one ([{uniform: [0.8, 0.95]}, 0.999])",
     "search.dsr_subject_multiplier": "lr multiplier of the DSR subject parameters",
     "search.lr_scheduling": "the schedule: one name, or a choice among schedules",
     "search.lr_scheduling.choice": "schedules to choose from, each with its hyperparameters",
@@ -61,6 +78,15 @@ MEANINGS = {
     "search.lr_scheduling.name": "the schedule, when there is no choice",
     "search.lr_scheduling.hyperparameters": "its hyperparameters",
     "search.lr_scheduling.hyperparameters.<hyperparameter>": "one hyperparameter of it",
+    "search.optimizer": "the optimizer: one name, or a choice among optimizers",
+    "search.optimizer.choice": "optimizers to choose from (Adam, AdamW, RAdam, SGD), each with "
+    "its hyperparameters",
+    "search.optimizer.choice.<optimizer>": "an optimizer and its hyperparameters",
+    "search.optimizer.choice.<optimizer>.<hyperparameter>": "one hyperparameter of it (a list "
+    "item by item, as for learning_rate.optimizer)",
+    "search.optimizer.name": "the optimizer, when there is no choice",
+    "search.optimizer.hyperparameters": "its hyperparameters",
+    "search.optimizer.hyperparameters.<hyperparameter>": "one hyperparameter of it",
     "search.settings": "any other trainable setting to sample",
     "search.settings.<setting>": "the setting's values",
     "searcher": "which Optuna sampler proposes trials",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.lr.helpers import make_model
-from trainables.lr import OPTIMIZERS, SEED_GROUPS, build_lr_plan
+from trainables.lr import OPTIMIZERS, SEED_GROUPS, build_lr_plan, lr_config_problems
 
 SETTINGS = {
     "Adam": ({"betas": [0.8, 0.99], "eps": 1e-6, "amsgrad": True}, torch.optim.Adam),
@@ -67,3 +67,76 @@ def test_settings_an_older_torch_lacks_are_dropped_at_their_default_and_refused_
     assert _supported(entry, {"momentum": 0.9, "not_in_this_torch": False}) == {"momentum": 0.9}
     with pytest.raises(ValueError, match=r"not_in_this_torch is True, but torch .*'s SGD"):
         _supported(entry, {"not_in_this_torch": True})
+
+
+def _two_layers() -> torch.nn.Sequential:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+
+
+def _train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, steps: int = 4) -> None:
+    x = torch.linspace(-1, 1, 24).reshape(8, 3)
+    for _ in range(steps):
+        loss = model(x).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def test_a_leafs_optimizer_hyperparameters_train_as_torchs_own_param_groups() -> None:
+    config = {
+        "groups": {"body": ["0.*"], "head": ["2.*"]},
+        "optimizer": {"name": "SGD", "hyperparameters": {"momentum": 0.9}},
+        "learning_rate": {
+            "body": {"lr": 0.05, "optimizer": {"momentum": 0.5, "nesterov": True}},
+            "head": {"lr": 0.1, "optimizer": {"dampening": 0.2}},
+        },
+    }
+    ours = _two_layers()
+    plan = build_lr_plan(ours, config, n_epochs=2)
+    theirs = _two_layers()
+    reference = torch.optim.SGD(
+        [
+            {"params": theirs[0].parameters(), "lr": 0.05, "momentum": 0.5, "nesterov": True},
+            {"params": theirs[2].parameters(), "lr": 0.1, "dampening": 0.2},
+        ],
+        lr=1.0,
+        momentum=0.9,
+    )
+    _train(ours, plan.optimizer)
+    _train(theirs, reference)
+    for mine, own in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(mine, own)
+    body, head = plan.optimizer.param_groups
+    assert (body["momentum"], body["nesterov"], body["dampening"]) == (0.5, True, 0.0)
+    assert (head["momentum"], head["nesterov"], head["dampening"]) == (0.9, False, 0.2)
+
+
+def test_per_group_betas_over_the_optimizers_own() -> None:
+    config = {
+        "groups": {"body": ["0.*"], "head": ["2.*"]},
+        "optimizer": {"name": "Adam", "hyperparameters": {"eps": 1e-6}},
+        "learning_rate": {"body": {"lr": 1e-2, "optimizer": {"betas": [0.8, 0.9]}}, "head": 1e-3},
+    }
+    body, head = build_lr_plan(_two_layers(), config, n_epochs=2).optimizer.param_groups
+    assert (body["betas"], body["eps"]) == ((0.8, 0.9), 1e-6)
+    assert (head["betas"], head["eps"]) == ((0.9, 0.999), 1e-6)
+
+
+def test_a_leafs_optimizer_names_only_its_optimizers_per_group_settings() -> None:
+    config = {
+        "optimizer": {"name": "SGD"},
+        "learning_rate": {
+            "body": {"lr": 1e-2, "optimizer": {"betas": [0.9, 0.99], "weight_decay": 0.1}},
+            "head": {"lr": 1e-2, "optimizer": {"momentum": -0.5}},
+        },
+    }
+    problems = [str(p) for p in lr_config_problems(config, ("body", "head"))]
+    assert problems == [
+        "learning_rate.body.optimizer.betas is not a per-group hyperparameter of SGD: (known: "
+        "dampening, momentum, nesterov)",
+        "learning_rate.body.optimizer.weight_decay is not set here: set it as the leaf's own "
+        "weight_decay, beside optimizer",
+        "learning_rate.head.optimizer.momentum is -0.5, but input should be greater than or "
+        "equal to 0",
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -51,12 +53,13 @@ def test_an_undeclared_or_missing_function_is_refused_by_name() -> None:
     config = {"lr_scheduling": {"name": f"{HERE}:undeclared"}}
     (problem,) = lr_config_problems(config)
     assert str(problem) == (
-        f"lr_scheduling.name: '{HERE}:undeclared' is not declared as a schedule: decorate it "
-        "with @schedule from trainables.declare"
+        f"lr_scheduling.name: '{HERE}:undeclared' does not declare itself a schedule: decorate "
+        "the function with @schedule (from trainables.declare import schedule), or name a "
+        "registered one"
     )
     (problem,) = lr_config_problems({"lr_scheduling": {"name": f"{HERE}:nothing"}})
-    assert "has no function 'nothing'" in str(problem)
-    with pytest.raises(ConfigError, match="is not declared as a schedule"):
+    assert f"{HERE} has no 'nothing'" in str(problem)
+    with pytest.raises(ConfigError, match="does not declare itself a schedule"):
         plan_for("undeclared")
 
 
@@ -66,3 +69,10 @@ def test_a_non_finite_multiplier_stops_training_with_its_value() -> None:
         plan.step_epoch()
     with pytest.raises(TunerError, match=r"returned nan at epoch 5: it must return a finite"):
         plan.step_epoch()
+
+
+def test_a_standard_library_module_is_refused_before_it_is_imported() -> None:
+    sys.modules.pop("antigravity", None)
+    (problem,) = lr_config_problems({"lr_scheduling": {"name": "antigravity:geohash"}})
+    assert "names the standard-library module 'antigravity'" in str(problem)
+    assert "antigravity" not in sys.modules

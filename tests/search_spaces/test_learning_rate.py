@@ -170,3 +170,60 @@ def test_weight_decay_and_unfreeze_at_are_searched_per_group():
 def test_a_negative_weight_decay_is_refused():
     with pytest.raises(ValueError, match="every value must be a number >= 0"):
         LearningRateDef(lr=1e-3, weight_decay={"encoder": -0.1})
+
+
+def test_a_groups_own_lr_replaces_the_base_and_its_multipliers():
+    spec = LearningRateDef(
+        lr={"log_uniform": [1e-3, 1e-1]},
+        lrs={"dsr": {"log_uniform": [1e-4, 1e-2]}, "dsr.subjects": 0.05},
+        multipliers={"*.subjects": 10.0},
+    )
+    trial = FixedTrial({"learning_rate/lr": 0.01, "learning_rate/dsr/lr": 0.002})
+    out = define_learning_rate(trial, spec, n_epochs=10, group_names=GROUPS)["learning_rate"]
+    assert {
+        f"{c}.{lv}": leaf["lr"] for c, levels in out.items() for lv, leaf in levels.items()
+    } == {
+        "encoder.shared": 0.01,
+        "encoder.subjects": pytest.approx(0.1, rel=1e-15),
+        "decoder.shared": 0.01,
+        "dsr.shared": 0.002,
+        "dsr.subjects": 0.05,
+    }
+    assert trial.params == {"learning_rate/lr": 0.01, "learning_rate/dsr/lr": 0.002}
+
+
+def test_without_a_base_lr_every_group_needs_its_own():
+    spec = LearningRateDef(lrs={"encoder": 1e-3, "decoder": 1e-3}, multipliers={"encoder": 2.0})
+    problems = [str(p) for p in learning_rate_problems(spec, GROUPS)]
+    assert problems == [
+        "search.learning_rate.lr is missing, and lrs gives no lr to dsr.shared, dsr.subjects: "
+        "add lr, or lrs keys for them",
+        "search.learning_rate.multipliers.encoder: scales no group: each group it names has its "
+        "own lr under lrs: remove it",
+    ]
+    with pytest.raises(ValueError, match="needs lr"):
+        LearningRateDef(multipliers={"encoder": 2.0})
+    full = LearningRateDef(lrs={"encoder": 1e-3, "decoder": 2e-3, "dsr": 3e-3})
+    assert learning_rate_problems(full, GROUPS) == []
+
+
+def test_optimizer_hyperparameters_merge_from_the_least_to_the_most_specific_key():
+    spec = LearningRateDef(
+        lr=1e-3,
+        optimizer={
+            "encoder": {"betas": [{"uniform": [0.8, 0.95]}, 0.999], "eps": 1e-6},
+            "encoder.subjects": {"eps": {"log_uniform": [1e-9, 1e-7]}},
+        },
+    )
+    trial = FixedTrial(
+        {
+            "learning_rate/encoder/optimizer/betas/0": 0.85,
+            "learning_rate/encoder/subjects/optimizer/eps": 1e-8,
+        }
+    )
+    out = define_learning_rate(trial, spec, n_epochs=10, group_names=GROUPS)["learning_rate"]
+    assert out["encoder"]["shared"]["optimizer"] == {"betas": [0.85, 0.999], "eps": 1e-6}
+    assert out["encoder"]["subjects"]["optimizer"] == {"betas": [0.85, 0.999], "eps": 1e-8}
+    assert "optimizer" not in out["decoder"]["shared"]
+    (problem,) = learning_rate_problems(LearningRateDef(lr=1e-3, optimizer={"enc": {}}), GROUPS)
+    assert str(problem).startswith("search.learning_rate.optimizer.enc: names no parameter group")

@@ -1,4 +1,4 @@
-"""One leaf of `learning_rate`: {lr, freeze_after, unfreeze_at, weight_decay, schedule}."""
+"""A leaf of `learning_rate`: lr, freeze_after, unfreeze_at, weight_decay, schedule, optimizer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from trainables.lr import _checks
 from trainables.lr.errors import Problem, join_path, suggest
 
-LEAF_KEYS = ("lr", "freeze_after", "unfreeze_at", "weight_decay", "schedule")
+LEAF_KEYS = ("lr", "freeze_after", "unfreeze_at", "weight_decay", "schedule", "optimizer")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Leaf:
     weight_decay: float | None = None
     schedule: Any = None
     source: str = "learning_rate"
+    #: this group's optimizer hyperparameters over the optimizer's (betas, eps, momentum, ...)
+    optimizer: Any = None
 
 
 def unknown_level(component: str, level: Any, levels: list[str | None], path: str) -> Problem:
@@ -107,4 +109,12 @@ def parse_leaf(
     weight_decay = (
         None if wd is None else _checks.non_negative(wd, join_path(path, "weight_decay"), problems)
     )
-    return Leaf(lr, freeze_after, unfreeze_at, weight_decay, body.get("schedule"), path)
+    return Leaf(
+        lr,
+        freeze_after,
+        unfreeze_at,
+        weight_decay,
+        body.get("schedule"),
+        path,
+        body.get("optimizer"),
+    )

@@ -1,6 +1,8 @@
-"""Named parameter groups: from a model's `lr_groups()` or from name patterns.
+"""Named parameter groups: from a model's `lr_groups()`, a declared function, or name patterns.
 
 Patterns come from `groups:` or from the layers `trainables.lr.layers` finds (`layers:`).
+`groups: "pkg.mod:fn"` names a function `model -> {name: [parameters]}` declared with `@groups`
+(`trainables.declare`; `@groups(names=(...))` also tells a driver without the model its names).
 Every trainable parameter lands in exactly one named group. A pattern is an fnmatch glob over
 parameter names (`encoder.*`) or, with the prefix `re:`, a regular expression matched in full.
 A parameter whose requires_grad is False when the plan is built (and not because an earlier plan
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trainables.lr.errors import ConfigError, Problem, join_path
+from trainables.import_path import declared_object, is_import_path
+from trainables.lr.errors import ConfigError, Problem, bounded, join_path
 from trainables.lr.freeze import FROZEN_BY_PLAN
 
 if TYPE_CHECKING:
@@ -29,9 +33,73 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 _SHOWN = 40
 
 
+@dataclass(frozen=True)
+class GroupFunction:
+    """`groups: "pkg.mod:fn"`: a declared function `model -> {name: [parameters]}`; `names`
+    are the names it declares it returns (None when it declares none)."""
+
+    path: str
+    function: Callable[..., Any]
+    names: tuple[str, ...] | None
+
+    def __call__(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
+        """The groups of `model`; ConfigError when the function fails or returns something else
+        than {declared name: [parameters]}."""
+        import torch
+
+        where = f"groups: {self.path!r}"
+        try:
+            found = self.function(model)
+            groups = {name: list(params) for name, params in dict(found).items()}
+        except Exception as error:
+            reason = bounded(" ".join(f"{type(error).__name__}: {error}".split()), 300)
+            raise ConfigError([Problem("groups", f"{self.path!r} raised {reason}")]) from error
+        problems = []
+        for name, params in groups.items():
+            if not isinstance(name, str) or not _NAME.match(name):
+                message = f"{where} returned the group name {bounded(repr(name), 80)}"
+                problems.append(Problem("groups", message, "name groups 'component[.level]'"))
+            elif not all(isinstance(p, torch.nn.Parameter) for p in params):
+                message = f"{where} returned {name!r} holding something else than parameters"
+                problems.append(Problem("groups", message, "return lists of model parameters"))
+        if self.names is not None and tuple(groups) != self.names and not problems:
+            message = f"{where} returned {list(groups)}, but declares {list(self.names)}"
+            problems.append(Problem("groups", message, "return the declared names, in order"))
+        if problems:
+            raise ConfigError(problems)
+        return groups
+
+
+def resolve_group_function(config: str, problems: list[Problem]) -> GroupFunction | None:
+    """`groups: "pkg.mod:fn"` as a `GroupFunction` (its module imported only when it may be,
+    see `trainables.import_path`); None and problems appended when it names none."""
+    if not is_import_path(config):
+        fix = "write {encoder.shared: ['encoder.*'], ...} or 'package.module:function'"
+        problems.append(
+            Problem("groups", f"is {config!r}, but must be a mapping or an import path", fix)
+        )
+        return None
+    function, found = declared_object(config, "groups", "groups")
+    if found:
+        problems.extend(found)
+        return None
+    names = getattr(function, "group_names", None)
+    if names is not None and not (
+        isinstance(names, tuple)
+        and names
+        and all(isinstance(n, str) and _NAME.match(n) for n in names)
+    ):
+        message = f"{config!r} declares names {bounded(repr(names), 100)}"
+        fix = "declare group names 'component[.level]': @groups(names=('body', 'head'))"
+        problems.append(Problem("groups", message, fix))
+        return None
+    return GroupFunction(config, function, names)
+
+
 def resolve_patterns(config: Any, problems: list[Problem]) -> dict[str, tuple[str, ...]] | None:
-    """The `groups:` config as {name: patterns}, or None when absent; problems appended."""
-    if config is None:
+    """The `groups:` config as {name: patterns}, or None when absent or a function (see
+    `resolve_group_function`); problems appended."""
+    if config is None or isinstance(config, str):
         return None
     if not isinstance(config, Mapping) or not config:
         fix = "write {encoder.shared: ['encoder.*'], ...}"
@@ -83,13 +151,17 @@ def matches(pattern: str, name: str) -> bool:
 
 
 def resolve_groups(
-    model: nn.Module, patterns: Mapping[str, tuple[str, ...]] | None
+    model: nn.Module,
+    patterns: Mapping[str, tuple[str, ...]] | None,
+    function: GroupFunction | None = None,
 ) -> dict[str, list[nn.Parameter]]:
     """{group name: trainable params}; raises ConfigError naming every stray or double param."""
     named = list(model.named_parameters())
     if patterns is not None:
         groups, problems = _by_patterns(model, named, patterns)
         source = "groups"
+    elif function is not None:
+        groups, problems, source = function(model), [], f"groups {function.path!r}"
     elif callable(getattr(model, "lr_groups", None)):
         groups = {str(k): list(v) for k, v in model.lr_groups().items()}
         problems, source = [], f"{type(model).__name__}.lr_groups()"

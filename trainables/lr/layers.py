@@ -168,10 +168,13 @@ def model_groups(
 
     `model` may be the model's `ModuleOutline` (the same answer, without torch).
 
-    (None, None) when the config's `groups:` names them. Without `groups:`, `layers:` or
-    `lr_groups()`, `layer_decay` or `unfreeze` imply `layers: auto`; otherwise the whole model is
-    one group.
+    (None, None) when the config's `groups:` patterns name them; a `groups:` function's names
+    (from calling it on the model, or as it declares them for an outline). Without `groups:`,
+    `layers:` or `lr_groups()`, `layer_decay` or `unfreeze` imply `layers: auto`; otherwise the
+    whole model is one group.
     """
+    if isinstance(config, Mapping) and isinstance(config.get("groups"), str):
+        return _function_groups(model, config["groups"]), None
     if not isinstance(config, Mapping) or config.get("groups") is not None:
         return None, None
     problems: list[Problem] = []
@@ -189,6 +192,18 @@ def model_groups(
     from trainables.lr.groups import WHOLE_MODEL
 
     return (WHOLE_MODEL,), None
+
+
+def _function_groups(model: nn.Module | ModuleOutline, path: str) -> tuple[str, ...] | None:
+    from trainables.lr.groups import resolve_group_function
+
+    problems: list[Problem] = []
+    function = resolve_group_function(path, problems)
+    if function is None:
+        raise ConfigError(problems)
+    if isinstance(model, ModuleOutline):
+        return function.names
+    return tuple(function(model))
 
 
 def _layer_wise(config: Mapping[str, Any]) -> bool:

@@ -2,16 +2,17 @@
 
 `optimizer: {name: Adam|AdamW|RAdam|SGD, hyperparameters: {...}}` (Adam by default). Learning
 rates never go here: they come from `learning_rate`, per group; a leaf's `weight_decay` overrides
-the optimizer's for that group.
+the optimizer's for that group, and a leaf's `optimizer: {betas: [0.9, 0.99]}` its `PER_GROUP`
+hyperparameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trainables.lr.errors import Problem, join_path, pydantic_problems, suggest
 
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_OPTIMIZER = "Adam"
+#: the hyperparameters a group may set for itself (a leaf's `optimizer`), where its optimizer has
+#: them
+PER_GROUP = ("betas", "eps", "momentum", "dampening", "nesterov")
+
+
+#: a decay rate of Adam's moment estimates: in [0, 1), as torch requires
+Beta = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
 
 
 class _Params(BaseModel):
@@ -30,7 +38,7 @@ class _Params(BaseModel):
 
 
 class _AdamLike(_Params):
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[Beta, Beta] = (0.9, 0.999)
     eps: float = Field(default=1e-8, gt=0)
 
 
@@ -50,6 +58,12 @@ class SGDParams(_Params):
     momentum: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     dampening: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     nesterov: bool = False
+
+    @model_validator(mode="after")
+    def _nesterov(self) -> SGDParams:
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov needs momentum > 0 and dampening 0 (as torch's SGD does)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,37 @@ def resolve_optimizer(
         problems.extend(pydantic_problems(error, hp_path))
         return OptimizerSpec(name)
     return OptimizerSpec(name, params.model_dump())
+
+
+def resolve_group_hyperparameters(
+    config: Any, spec: OptimizerSpec, problems: list[Problem], path: str
+) -> dict[str, Any]:
+    """A leaf's `optimizer` (its group's hyperparameters over `spec`'s), validated as `spec`'s
+    optimizer validates its own; {} when absent; problems appended, never raised."""
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        fix = "write e.g. {betas: [0.9, 0.99]}"
+        problems.append(Problem(path, f"is {config!r}, but must be a mapping", fix))
+        return {}
+    entry = OPTIMIZERS[spec.name]
+    allowed = [key for key in PER_GROUP if key in entry.params.model_fields]
+    own = {}
+    for key, value in config.items():
+        if key in allowed:
+            own[key] = value
+        elif key in ("lr", "weight_decay"):
+            fix = f"set it as the leaf's own {key}, beside optimizer"
+            problems.append(Problem(join_path(path, str(key)), "is not set here", fix))
+        else:
+            message = f"is not a per-group hyperparameter of {spec.name}"
+            problems.append(Problem(join_path(path, str(key)), message, suggest(key, allowed)))
+    try:
+        params = entry.params.model_validate({**spec.hyperparameters, **own})
+    except ValidationError as error:
+        problems.extend(pydantic_problems(error, path))
+        return {}
+    return {key: getattr(params, key) for key in own}
 
 
 def build_optimizer(

@@ -186,13 +186,15 @@ def build_lr_plan(
     fixed = fixed_by_design(model)  # before anything here touches requires_grad
     names, layer_patterns = model_groups(model, config)
     spec = LRSpec.from_config(config, names)
-    params = resolve_groups(model, spec.patterns if layer_patterns is None else layer_patterns)
+    patterns = spec.patterns if layer_patterns is None else layer_patterns
+    params = resolve_groups(model, patterns, spec.group_function)
     params = without_fixed(params, fixed, spec.patterns)
     param_groups = []
     for group in spec.groups:
         entry: dict[str, Any] = {"params": params[group.name], "name": group.name, "lr": group.lr}
         if group.weight_decay is not None:
             entry["weight_decay"] = group.weight_decay
+        entry.update(group.hyperparameters)
         param_groups.append(entry)
     optimizer = build_optimizer(spec.optimizer, param_groups)
     plan = LRPlan(spec, optimizer, params, n_epochs, steps_per_epoch)

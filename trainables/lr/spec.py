@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trainables.lr.errors import ConfigError, Problem, join_path
 from trainables.lr.freeze import FreezeRule
-from trainables.lr.groups import resolve_patterns
+from trainables.lr.groups import GroupFunction, resolve_group_function, resolve_patterns
 from trainables.lr.layers import decay_multipliers, resolve_layer_decay, resolve_layers
 from trainables.lr.leaves import resolve_leaves
-from trainables.lr.optimizers import OptimizerSpec, resolve_optimizer
+from trainables.lr.optimizers import (
+    OptimizerSpec,
+    resolve_group_hyperparameters,
+    resolve_optimizer,
+)
 from trainables.lr.schedules.base import Schedule, ScheduleContext
 from trainables.lr.schedules.registry import build_schedule, schedule_problems
 from trainables.lr.unfreeze import combine, resolve_unfreeze
@@ -49,16 +53,20 @@ class GroupSpec:
     weight_decay: float | None
     schedule: Mapping[str, Any] | None
     source: str
+    #: the group's own optimizer hyperparameters (a leaf's `optimizer`), over the optimizer's
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class LRSpec:
-    """Every group's settings, the global schedule, the optimizer and optional name patterns."""
+    """Every group's settings, the global schedule, the optimizer, and the name patterns or
+    function that make the groups (`groups:`), if any."""
 
     groups: tuple[GroupSpec, ...]
     schedule: Mapping[str, Any]
     optimizer: OptimizerSpec
     patterns: Mapping[str, tuple[str, ...]] | None = None
+    group_function: GroupFunction | None = None
 
     @property
     def group_names(self) -> tuple[str, ...]:
@@ -88,8 +96,13 @@ class LRSpec:
         """
         spec, problems = _parse(config, group_names)
         if spec is None and not problems:
-            message = "names the model's modules, so the groups depend on the model"
-            problems = [Problem("layers", message, "use build_lr_plan(model, config, ...)")]
+            if isinstance(config.get("groups"), str):
+                message = "declares no group names, so the groups depend on the model"
+                fix = "declare them (@groups(names=(...))) or use build_lr_plan(model, config, ...)"
+                problems = [Problem("groups", f"{config['groups']!r} {message}", fix)]
+            else:
+                message = "names the model's modules, so the groups depend on the model"
+                problems = [Problem("layers", message, "use build_lr_plan(model, config, ...)")]
         if problems or spec is None:
             raise ConfigError(problems)
         return spec
@@ -123,19 +136,25 @@ def _parse(
     if not isinstance(config, Mapping):
         return None, [Problem("", f"the config is {config!r}, but must be a mapping")]
     problems: list[Problem] = []
-    patterns = resolve_patterns(config.get("groups"), problems)
+    raw_groups = config.get("groups")
+    function = None
+    if isinstance(raw_groups, str):
+        function = resolve_group_function(raw_groups, problems)
+    patterns = resolve_patterns(raw_groups, problems)
     layers = resolve_layers(config.get("layers"), problems)
-    if layers is not None and patterns is not None:
-        fix = "keep groups (patterns) or layers (module paths)"
+    if layers is not None and raw_groups is not None:
+        fix = "keep groups (patterns or a function) or layers (module paths)"
         problems.append(Problem("layers", "is given together with groups", fix))
     decay = resolve_layer_decay(config.get("layer_decay"), problems)
     unfreeze = resolve_unfreeze(config.get("unfreeze"), problems)
-    if layers is not None and group_names is None:  # the model names the groups: check the rest
+    by_model = layers is not None or (function is not None and function.names is None)
+    if by_model and group_names is None:  # the model names the groups: check the rest
         schedule = normalize_schedule(copy.deepcopy(config.get("lr_scheduling")))
         problems.extend(schedule_problems(schedule, "lr_scheduling"))
         resolve_optimizer(config.get("optimizer"), problems)
         return None, problems
-    names = _names(group_names, patterns, config.get("groups"), problems)
+    declared = patterns if function is None else dict.fromkeys(function.names or ())
+    names = _names(group_names, declared or None, raw_groups, problems)
     if names is None:
         return None, problems
     scale = decay_multipliers(names, decay) if decay is not None else dict.fromkeys(names, 1.0)
@@ -153,6 +172,10 @@ def _parse(
         own = None if leaf.schedule is None else normalize_schedule(copy.deepcopy(leaf.schedule))
         if own is not None and leaf.source not in checked:
             problems.extend(schedule_problems(own, join_path(leaf.source, "schedule")))
+        hyper_path = join_path(leaf.source, "optimizer")
+        hyper = resolve_group_hyperparameters(
+            leaf.optimizer, optimizer, problems if leaf.source not in checked else [], hyper_path
+        )
         checked.add(leaf.source)
         unfreeze_at = combine(leaf.unfreeze_at, timetable[name])
         if leaf.freeze_after is not None and (unfreeze_at or 0) >= leaf.freeze_after:
@@ -160,8 +183,8 @@ def _parse(
                 problems.append(_never_trains(name, unfreeze_at, leaf.freeze_after))
         freeze = FreezeRule(leaf.freeze_after, unfreeze_at)
         lr = leaf.lr * scale[name]
-        groups.append(GroupSpec(name, lr, freeze, leaf.weight_decay, own, leaf.source))
-    return LRSpec(tuple(groups), schedule, optimizer, patterns), problems
+        groups.append(GroupSpec(name, lr, freeze, leaf.weight_decay, own, leaf.source, hyper))
+    return LRSpec(tuple(groups), schedule, optimizer, patterns, function), problems
 
 
 def _never_trains(name: str, unfreeze_at: int, freeze_after: int) -> Problem:

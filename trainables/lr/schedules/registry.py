@@ -13,9 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from trainables.import_path import is_import_path
 from trainables.lr.errors import ConfigError, Problem, join_path, pydantic_problems, suggest
 from trainables.lr.schedules.base import Schedule, ScheduleContext, ScheduleEntry
-from trainables.lr.schedules.user import IMPORT_PATH, user_entry, user_problem
+from trainables.lr.schedules.user import user_entry, user_problem
 
 _MODULES = (
     "trainables.lr.schedules.seed",
@@ -66,7 +67,7 @@ def schedule_problems(config: Any, path: str = "lr_scheduling") -> list[Problem]
         if key not in ("name", "hyperparameters")
     ]
     name = config.get("name")
-    if isinstance(name, str) and IMPORT_PATH.match(name):
+    if isinstance(name, str) and is_import_path(name):
         problem = user_problem(name, join_path(path, "name"))
         if problem is not None:
             return [*problems, problem]

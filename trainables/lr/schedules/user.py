@@ -12,20 +12,16 @@ keyword arguments. A lab's `LambdaLR(optimizer, lambda epoch: ...)` becomes
 
 from __future__ import annotations
 
-import importlib
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import ConfigDict
 
-from trainables.declare import declared_kind
+from trainables.import_path import declared_object, is_import_path
 from trainables.lr.errors import Problem, TunerError
 from trainables.lr.schedules.base import Clock, Schedule, ScheduleContext, ScheduleEntry
 from trainables.lr.schedules.base import ScheduleParams as _Params
-
-IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 class UserParams(_Params):
@@ -55,26 +51,19 @@ class UserSchedule(Schedule):
 
 
 def user_problem(name: str, path: str) -> Problem | None:
-    """Why `name` (an import path) is no usable schedule, or None."""
-    module_name, function_name = name.split(":")
-    try:
-        function = getattr(importlib.import_module(module_name), function_name, None)
-    except ImportError as error:
-        return Problem(path, f"{name!r}: module {module_name!r} cannot be imported ({error})")
-    if not callable(function):
-        return Problem(path, f"{name!r}: {module_name} has no function {function_name!r}")
-    if declared_kind(function) != "schedule":
-        fix = "decorate it with @schedule from trainables.declare"
-        return Problem(path, f"{name!r} is not declared as a schedule", fix)
-    return None
+    """Why `name` (an import path) is no usable schedule, or None; a standard-library module is
+    refused before anything is imported (`trainables.import_path`)."""
+    problems = declared_object(name, "schedule", path)[1]
+    return problems[0] if problems else None
 
 
 def user_entry(name: str) -> ScheduleEntry | None:
     """A schedule entry for the declared function at `name` (None when it is not one)."""
-    if not IMPORT_PATH.match(name) or user_problem(name, "") is not None:
+    if not is_import_path(name):
         return None
-    module_name, function_name = name.split(":")
-    function = getattr(importlib.import_module(module_name), function_name)
+    function, problems = declared_object(name, "schedule", "")
+    if problems:
+        return None
 
     def build(params: UserParams, context: ScheduleContext) -> Schedule:
         return UserSchedule(name, function, dict(params.model_extra or {}))

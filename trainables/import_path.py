@@ -1,6 +1,7 @@
-"""The object a space file names as `package.module:function`, imported only when it may be.
+"""The object a config names as `package.module:function`, imported only when it may be.
 
-A module named in a space file is code: importing it runs its top level. So the name is checked
+Used for every key that names code: `trainable`, `groups` and a schedule's `name`. A module named
+in a space file is code: importing it runs its top level. So the name is checked
 first without importing anything: a standard-library or built-in module (`os:system`,
 `subprocess:run`, `builtins:exec`, `logging.config:dictConfig`) is refused as written, and so is a
 top-level package that cannot be found. Otherwise the module is imported (its parent packages
@@ -90,8 +91,10 @@ def _undeclared(name: str, module: Any, attribute: str, obj: Any, kind: str, pat
     if not callable(obj):
         message = f"{name!r} is not a function (its type: {type(obj).__name__})"
         return Problem(path, message, f"its @{kind} functions: {listed}")
-    message = f"{name!r} does not declare itself a {kind}"
-    return Problem(path, message, f"{_FIX.format(kind=kind)}, or name a registered one")
+    noun = "groups function" if kind == "groups" else kind
+    message = f"{name!r} does not declare itself a {noun}"
+    registered = ", or name a registered one" if kind != "groups" else ""
+    return Problem(path, message, _FIX.format(kind=kind) + registered)
 
 
 def _is_declared(obj: Any, kind: str) -> bool:
