@@ -16,6 +16,8 @@ TUNER_METHODS: dict[str, dict[str, Any]] = {
     "tpe_optuna": {"searcher": {"name": "tpe_optuna"}},
     "random": {"searcher": {"name": "random"}},
     "hyperband": {"asha": {"brackets": 3}},
+    "gp_budget": {"searcher": {"name": "gp_budget"}},
+    "gp": {"searcher": {"name": "gp"}},
 }
 OPTUNA_PRUNERS = ("hyperband", "sha", "median")
 METHODS = (*TUNER_METHODS, "stock_ray", *(f"optuna_{p}" for p in OPTUNA_PRUNERS))

@@ -130,15 +130,15 @@ def curve_table(runs: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def comparison_table(runs: dict[str, dict]) -> str:
+def comparison_table(runs: dict[str, dict], baseline: str = BASELINE) -> str:
     lines = [
-        f"| {BASELINE} vs | function | runs | {BASELINE} better | worse | tied | median "
+        f"| {baseline} vs | function | runs | {baseline} better | worse | tied | median "
         "paired difference | Wilcoxon p |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for method in sorted(m for m in runs if m != BASELINE):
+    for method in sorted(m for m in runs if m != baseline):
         for name in [*sorted(FUNCTIONS), None]:
-            r = paired(runs[BASELINE], runs[method], function=name)
+            r = paired(runs[baseline], runs[method], function=name)
             if r["n"]:
                 label = name or "**pooled**"
                 lines.append(
@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", help="the JSON lines file search_suite --json wrote")
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
     parser.add_argument("--command", default="", help="the search_suite command, for the record")
+    parser.add_argument("--baseline", nargs="+", default=[BASELINE], help="methods compared")
     args = parser.parse_args(argv)
     runs = load_runs(args.runs)
     first = json.loads(Path(args.runs).read_text().splitlines()[0])
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "Median normalized regret (0 = the optimum, 1 = a median random point):\n\n"
         f"{curve_table(runs)}\n\nPaired by function and seed, final regret:\n\n"
-        f"{comparison_table(runs)}\n\nMean rank by final regret (1 best): "
+        + "\n\n".join(comparison_table(runs, b) for b in args.baseline)
+        + "\n\nMean rank by final regret (1 best): "
         + ", ".join(f"{m} {r:.2f}" for m, r in sorted(ranks.items(), key=lambda i: i[1]))
         + f"\n\nSpearman's rho of epoch e with epoch {first['epochs']} (300 uniform points):\n\n"
         f"{correlation_table(first['epochs'])}\n\nOptuna's TPE (`tpe_optuna`) at the end of "

@@ -40,6 +40,7 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState, create_trial
 from scipy.stats import rankdata
 
@@ -117,12 +118,16 @@ class BudgetTPESampler(BaseSampler):
         min_correlation: float = 0.5,
         random_fraction: float = 1 / 3,
         below_budget: bool = True,
+        model: str = "tpe",
         **tpe_options: Any,
     ) -> None:
         self._n_min = max(n_startup_trials, 1)
         self._min_pairs = max(min(min_pairs, self._n_min), 3)
         self._min_correlation = min_correlation
-        self._tpe = TPESampler(seed=seed, n_startup_trials=self._min_pairs, **tpe_options)
+        self._model = model
+        self._seed = seed
+        self._model_options = {"n_startup_trials": self._min_pairs, **tpe_options}
+        self._tpe: BaseSampler = self._fresh_model(0)
         self._random = optuna.samplers.RandomSampler(seed=seed)
         self._random_fraction = random_fraction
         self._below_budget = below_budget
@@ -130,13 +135,25 @@ class BudgetTPESampler(BaseSampler):
         self._view: tuple[int, optuna.Study | None, FrozenTrial | None] = (-1, None, None)
         self.chosen_budget: float | None = None
 
+    def _fresh_model(self, number: int) -> BaseSampler:
+        """The model sampler for trial `number`: a new one per view, as Optuna's samplers cache
+        what they have seen of one study (their intersection search space) and every view is
+        a new study; seeded from the sampler's seed and the trial's number."""
+        seed = None
+        if self._seed is not None:
+            seed = int(np.random.SeedSequence([self._seed, number]).generate_state(1)[0])
+        if self._model == "gp":  # Optuna's GP reads COMPLETE trials only: running ones are lied
+            return optuna.samplers.GPSampler(seed=seed, **self._model_options)
+        return TPESampler(seed=seed, **self._model_options)
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_view"] = (-1, None, None)  # rebuilt from the study when needed
         return state
 
     def reseed_rng(self) -> None:
-        self._tpe.reseed_rng()
+        self._seed = int(np.random.SeedSequence().generate_state(1)[0])
+        self._coin = np.random.default_rng(self._seed)
         self._random.reseed_rng()
 
     def _model_view(self, study: optuna.Study, trial: FrozenTrial) -> tuple[Any, Any]:
@@ -173,14 +190,20 @@ class BudgetTPESampler(BaseSampler):
                     and t.number not in at_budget
                     and t.intermediate_values
                 ]
-            copies += [
-                create_trial(state=TrialState.RUNNING, **_sampled(t))
-                for t in trials
-                if t.state == TrialState.RUNNING and t.number not in at_budget
+            running = [
+                t for t in trials if t.state == TrialState.RUNNING and t.number not in at_budget
             ]
+            if self._model == "gp":  # constant liar: a running trial as the worst seen so far
+                worst = (max if study.direction == StudyDirection.MINIMIZE else min)(
+                    at_budget.values()
+                )
+                copies += [create_trial(value=worst, **_sampled(t)) for t in running if t.params]
+            else:
+                copies += [create_trial(state=TrialState.RUNNING, **_sampled(t)) for t in running]
             copies.append(create_trial(state=TrialState.RUNNING))  # `trial` itself
             view.add_trials(copies)
             view_trial = view.get_trials(deepcopy=False)[-1]
+            self._tpe = self._fresh_model(trial.number)
         self._view = (trial.number, view, view_trial)
         return view, view_trial
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import optuna
 
@@ -36,6 +37,11 @@ SAMPLERS: dict[str, SamplerEntry] = {
     "random": SamplerEntry(optuna.samplers.RandomSampler, False, "independent uniform draws"),
     "cmaes": SamplerEntry(optuna.samplers.CmaEsSampler, True, "CMA-ES", requires="cmaes"),
     "gp": SamplerEntry(optuna.samplers.GPSampler, True, "Gaussian-process Bayesian optimization"),
+    "gp_budget": SamplerEntry(
+        partial(BudgetTPESampler, model="gp"),
+        True,
+        "Optuna's GP fitted at the highest trusted epoch (BOHB-style)",
+    ),
     "qmc": SamplerEntry(optuna.samplers.QMCSampler, False, "quasi-Monte Carlo (Sobol) points"),
     "nsgaii": SamplerEntry(optuna.samplers.NSGAIISampler, False, "NSGA-II genetic algorithm"),
 }

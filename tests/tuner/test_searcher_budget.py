@@ -200,3 +200,28 @@ def test_sampler_pickles_without_its_model_copy_and_goes_on_the_same() -> None:
     twin = optuna.create_study(sampler=copy)
     twin.add_trials(study.trials)
     assert twin.ask(X).params == study.ask(X).params
+
+
+def test_the_gp_model_fits_the_trusted_budget_and_lies_for_running_trials() -> None:
+    study = _study_with_curves(40, top=0.8, low_best=0.1)
+    sampler = BudgetTPESampler(seed=0, random_fraction=0.0, model="gp")
+    study.sampler = sampler
+    running = study.ask(X)  # left RUNNING: in the model's view as the worst value seen
+    assert sampler.chosen_budget in (4.0, FINAL)
+    assert abs(running.params["x"] - 0.8) < 0.1
+    second = study.ask(X)
+    assert abs(second.params["x"] - running.params["x"]) > 0.05  # kept apart by the lie
+    view, _ = sampler._model_view(study, second._cached_frozen_trial)  # noqa: SLF001
+    lied = [t for t in view.get_trials() if t.params.get("x") == running.params["x"]]
+    assert [t.state for t in lied] == [TrialState.COMPLETE]
+    assert lied[0].value == max(t.intermediate_values[4] for t in study.trials[:40:2])
+    for trial in (running, second):
+        study.tell(trial, state=TrialState.FAIL)
+    proposals = []
+    for _ in range(8):
+        trial = study.ask(X)
+        proposals.append(trial.params["x"])
+        study.tell(trial, state=TrialState.FAIL)
+    assert np.median(np.abs(np.array(proposals) - 0.8)) < 0.1
+    model = build_sampler("gp_budget", seed=0)._tpe  # noqa: SLF001
+    assert isinstance(model, optuna.samplers.GPSampler)
