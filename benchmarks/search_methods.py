@@ -13,10 +13,10 @@ from benchmarks.mf_functions import FUNCTIONS
 #: methods run by the tuner's machinery: the space-file settings that differ from the defaults
 TUNER_METHODS: dict[str, dict[str, Any]] = {
     "default": {},
+    "tpe": {"searcher": {"name": "tpe"}},
     "tpe_optuna": {"searcher": {"name": "tpe_optuna"}},
     "random": {"searcher": {"name": "random"}},
     "hyperband": {"asha": {"brackets": 3}},
-    "gp_budget": {"searcher": {"name": "gp_budget"}},
     "gp": {"searcher": {"name": "gp"}},
 }
 OPTUNA_PRUNERS = ("hyperband", "sha", "median")

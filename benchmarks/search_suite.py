@@ -9,8 +9,9 @@ reported after that do not count. Methods:
 - `default`: `python -m tuner run`'s machinery with the space file's defaults (searcher,
   ASHA): `tuner.sweep.build_searcher`/`build_scheduler` (and `ray_trainable` on Ray) on an
   experiment folder with its Optuna journal;
-- `tpe_optuna`, `random`, `hyperband`: the same with `searcher: {name: tpe_optuna}` (Optuna's
-  TPE as it ranks PRUNED trials), `searcher: {name: random}`, `asha: {brackets: 3}`;
+- `tpe`, `tpe_optuna`, `gp`, `random`, `hyperband`: the same with `searcher: {name: tpe}` (TPE
+  at the trusted budget), `{name: tpe_optuna}` (Optuna's TPE as it ranks PRUNED trials),
+  `{name: gp}` (Optuna's GP on COMPLETE trials), `{name: random}`, or `asha: {brackets: 3}`;
 - `stock_ray`: a stock Ray Tune script: Ray's `OptunaSearch` (TPE, seeded) and Ray's
   `ASHAScheduler` with the same grace period and reduction factor;
 - `optuna_hyperband`, `optuna_sha`, `optuna_median`: Optuna alone with TPE and each pruner at

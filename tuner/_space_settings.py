@@ -26,7 +26,7 @@ class _Settings(BaseModel):
 class SearcherSettings(_Settings):
     """Which Optuna sampler proposes trials, and its seed."""
 
-    name: str = "tpe"
+    name: str = "gp_budget"
     seed: int | None = Field(default=0, ge=0, le=MAX_SEED)
     n_startup_trials: int | None = Field(default=None, ge=0)
 

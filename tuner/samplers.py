@@ -1,8 +1,9 @@
 """SAMPLERS: the Optuna samplers a space file can name under `searcher.name`, seeded.
 
-`build_sampler("tpe", seed=0, n_startup_trials=5)` gives a seeded `tuner.budget_tpe.
-BudgetTPESampler`: TPE fitted at the highest epoch it can trust (BOHB-style), the default;
-`"tpe_optuna"` is Optuna's own `TPESampler`, which ranks PRUNED trials by their last epoch.
+`build_sampler("gp_budget", seed=0, n_startup_trials=5)` (the default) gives a seeded
+`tuner.budget_sampler.BudgetSampler` with Optuna's GP fitted at the highest epoch it can trust
+(BOHB-style), `"tpe"` the same with TPE; `"tpe_optuna"` is Optuna's own `TPESampler`, which
+ranks PRUNED trials by their last epoch.
 Each entry says whether the sampler takes `n_startup_trials` (random trials before modelling).
 """
 
@@ -15,7 +16,7 @@ from functools import partial
 import optuna
 
 from trainables.lr.errors import ConfigError, Problem, suggest
-from tuner.budget_tpe import BudgetTPESampler
+from tuner.budget_sampler import BudgetSampler
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class SamplerEntry:
 
 
 SAMPLERS: dict[str, SamplerEntry] = {
-    "tpe": SamplerEntry(BudgetTPESampler, True, "TPE fitted at the highest trusted epoch (BOHB)"),
+    "tpe": SamplerEntry(BudgetSampler, True, "TPE fitted at the highest trusted epoch (BOHB)"),
     "tpe_optuna": SamplerEntry(
         optuna.samplers.TPESampler, True, "Optuna's TPE (PRUNED trials ranked by last epoch)"
     ),
@@ -38,7 +39,7 @@ SAMPLERS: dict[str, SamplerEntry] = {
     "cmaes": SamplerEntry(optuna.samplers.CmaEsSampler, True, "CMA-ES", requires="cmaes"),
     "gp": SamplerEntry(optuna.samplers.GPSampler, True, "Gaussian-process Bayesian optimization"),
     "gp_budget": SamplerEntry(
-        partial(BudgetTPESampler, model="gp"),
+        partial(BudgetSampler, model="gp"),
         True,
         "Optuna's GP fitted at the highest trusted epoch (BOHB-style)",
     ),
@@ -48,7 +49,7 @@ SAMPLERS: dict[str, SamplerEntry] = {
 
 
 def build_sampler(
-    name: str = "tpe", seed: int | None = None, n_startup_trials: int | None = None
+    name: str = "gp_budget", seed: int | None = None, n_startup_trials: int | None = None
 ) -> optuna.samplers.BaseSampler:
     """A seeded Optuna sampler by its space-file name, e.g. `build_sampler("tpe", seed=0)`."""
     entry = SAMPLERS.get(name)

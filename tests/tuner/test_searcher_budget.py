@@ -1,4 +1,4 @@
-"""`BudgetTPESampler`: which budget it models, what it proposes, and that the study keeps the
+"""`BudgetSampler`: which budget it models, what it proposes, and that the study keeps the
 true states and values."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from tuner.budget_tpe import (
+from tuner.budget_sampler import (
     FINAL,
-    BudgetTPESampler,
+    BudgetSampler,
     choose_budget,
     observations,
     rank_correlation,
@@ -72,7 +72,7 @@ def test_choose_budget_takes_the_highest_with_enough_unless_it_mispredicts_the_t
 def _study_with_curves(n: int, top: float, low_best: float) -> optuna.Study:
     """Trials whose epoch-1 value is lowest near `low_best`, their epoch-4 value near `top`:
     every other trial reached epoch 4, the rest were pruned at 1."""
-    sampler = BudgetTPESampler(seed=0, random_fraction=0.0, below_budget=False)
+    sampler = BudgetSampler(seed=0, random_fraction=0.0, below_budget=False)
     study = optuna.create_study(sampler=sampler)
     rng = np.random.default_rng(0)
     for i in range(n):
@@ -113,7 +113,7 @@ def test_sampler_models_epoch_one_when_it_predicts_the_top() -> None:
 
 
 def test_sampler_draws_at_random_until_a_budget_has_n_startup_trials() -> None:
-    sampler = BudgetTPESampler(seed=3, n_startup_trials=10, random_fraction=0.0)
+    sampler = BudgetSampler(seed=3, n_startup_trials=10, random_fraction=0.0)
     study = optuna.create_study(sampler=sampler)
     for i in range(9):
         study.add_trial(curve_trial(i / 10, {1: float(i)}, TrialState.PRUNED))
@@ -129,7 +129,7 @@ def test_sampler_draws_at_random_until_a_budget_has_n_startup_trials() -> None:
 
 
 def test_random_fraction_draws_that_share_of_trials_at_random() -> None:
-    sampler = BudgetTPESampler(seed=1, random_fraction=0.5)
+    sampler = BudgetSampler(seed=1, random_fraction=0.5)
     study = _study_with_curves(30, top=0.5, low_best=0.5)
     study.sampler = sampler
     chosen = []
@@ -148,14 +148,30 @@ def test_parallel_trials_are_passed_on_as_running_for_the_constant_liar() -> Non
     assert not math.isclose(first.params["x"], second.params["x"], abs_tol=1e-3)
 
 
-def test_build_sampler_names_the_budget_tpe_and_optunas_own() -> None:
-    assert isinstance(build_sampler("tpe", seed=0, n_startup_trials=4), BudgetTPESampler)
+def test_build_sampler_names_the_budget_models_and_optunas_own_tpe() -> None:
+    tpe = build_sampler("tpe", seed=0, n_startup_trials=4)
+    gp = build_sampler(seed=0, n_startup_trials=4)  # the default
+    assert isinstance(tpe, BudgetSampler) and isinstance(gp, BudgetSampler)
+    assert isinstance(tpe._model_sampler, optuna.samplers.TPESampler)  # noqa: SLF001
+    assert isinstance(gp._model_sampler, optuna.samplers.GPSampler)  # noqa: SLF001
     assert type(build_sampler("tpe_optuna", seed=0)) is optuna.samplers.TPESampler
+
+
+def test_past_gp_max_observed_the_gp_model_gives_way_to_tpe(monkeypatch) -> None:
+    import tuner.budget_sampler
+
+    study = _study_with_curves(40, top=0.8, low_best=0.1)  # 20 trials seen at the top budget
+    study.sampler = BudgetSampler(seed=0, random_fraction=0.0, model="gp")
+    study.ask(X)
+    assert study.sampler.model_name == "gp"
+    monkeypatch.setattr(tuner.budget_sampler, "GP_MAX_OBSERVED", 19)
+    study.ask(X)
+    assert study.sampler.model_name == "tpe"
 
 
 def test_trials_stopped_below_the_budget_are_kept_as_pruned_ranked_after_it() -> None:
     study = _study_with_curves(40, top=0.8, low_best=0.1)
-    sampler = BudgetTPESampler(seed=0, random_fraction=0.0)
+    sampler = BudgetSampler(seed=0, random_fraction=0.0)
     trial = study.ask(X)
     view, _ = sampler._model_view(study, trial._cached_frozen_trial)  # noqa: SLF001
     states = [t.state for t in view.get_trials()]
@@ -163,14 +179,14 @@ def test_trials_stopped_below_the_budget_are_kept_as_pruned_ranked_after_it() ->
     assert states.count(TrialState.PRUNED) == 20  # stopped at epoch 1, with their curves
     pruned = [t for t in view.get_trials() if t.state == TrialState.PRUNED]
     assert all(list(t.intermediate_values) == [1] for t in pruned)
-    plain = BudgetTPESampler(seed=0, random_fraction=0.0, below_budget=False)
+    plain = BudgetSampler(seed=0, random_fraction=0.0, below_budget=False)
     view, _ = plain._model_view(study, trial._cached_frozen_trial)  # noqa: SLF001
     assert [t.state for t in view.get_trials()].count(TrialState.PRUNED) == 0
 
 
 def test_with_asha_like_stops_the_model_finds_the_optimum_the_curves_agree_on() -> None:
     """Trials continue past epoch 1 only when their epoch-1 value beats the median so far."""
-    study = optuna.create_study(sampler=BudgetTPESampler(seed=0, random_fraction=0.0))
+    study = optuna.create_study(sampler=BudgetSampler(seed=0, random_fraction=0.0))
     rng = np.random.default_rng(1)
     firsts: list[float] = []
     for _ in range(40):
@@ -204,7 +220,7 @@ def test_sampler_pickles_without_its_model_copy_and_goes_on_the_same() -> None:
 
 def test_the_gp_model_fits_the_trusted_budget_and_lies_for_running_trials() -> None:
     study = _study_with_curves(40, top=0.8, low_best=0.1)
-    sampler = BudgetTPESampler(seed=0, random_fraction=0.0, model="gp")
+    sampler = BudgetSampler(seed=0, random_fraction=0.0, model="gp")
     study.sampler = sampler
     running = study.ask(X)  # left RUNNING: in the model's view as the worst value seen
     assert sampler.chosen_budget in (4.0, FINAL)
@@ -223,5 +239,27 @@ def test_the_gp_model_fits_the_trusted_budget_and_lies_for_running_trials() -> N
         proposals.append(trial.params["x"])
         study.tell(trial, state=TrialState.FAIL)
     assert np.median(np.abs(np.array(proposals) - 0.8)) < 0.1
-    model = build_sampler("gp_budget", seed=0)._tpe  # noqa: SLF001
+    model = build_sampler("gp_budget", seed=0)._model_sampler  # noqa: SLF001
     assert isinstance(model, optuna.samplers.GPSampler)
+
+
+def _conditional_sweep(sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(14):
+        trial = study.ask()
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        x = trial.suggest_float("x", 0.0, 1.0)
+        extra = trial.suggest_float("b_only", 0.0, 1.0) if kind == "b" else 0.0
+        for epoch in (1, 2):
+            trial.report((x - 0.3) ** 2 + extra, epoch)
+        study.tell(trial, (x - 0.3) ** 2 + extra)
+    return study
+
+
+def test_the_gp_model_draws_conditional_parameters_with_the_tpe_of_the_same_view() -> None:
+    sampler = build_sampler("gp_budget", seed=0, n_startup_trials=4)
+    study = _conditional_sweep(sampler)
+    assert {t.params["kind"] for t in study.trials} == {"a", "b"}
+    assert all(("b_only" in t.params) == (t.params["kind"] == "b") for t in study.trials)
+    model = sampler._model_sampler  # noqa: SLF001
+    assert isinstance(model._independent_sampler, optuna.samplers.TPESampler)  # noqa: SLF001

@@ -87,7 +87,7 @@ def test_defaults_of_a_minimal_file(tmp_path):
     space = load_space(write(tmp_path, "name: m\nn_epochs: 4\nmetric: score\nmode: max\n"))
     assert space.trainable == "dsr" and space.search == SearchDef() and space.fixed == {}
     assert space.asha.grace_period == 1 and space.asha.reduction_factor == 2
-    assert space.searcher.name == "tpe" and space.searcher.seed == 0
+    assert space.searcher.name == "gp_budget" and space.searcher.seed == 0
     assert (space.resources.cpu, space.resources.gpu) == (1, 0)
     assert (space.storage_path, space.optuna_storage, space.address) == ("results", None, None)
     assert space.max_concurrent_trials is None and space.keep_checkpoints == 2

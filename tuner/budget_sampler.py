@@ -1,4 +1,4 @@
-"""`BudgetTPESampler`: TPE that models the highest budget it can trust (BOHB-style).
+"""`BudgetSampler`: a GP or TPE that models the highest budget it can trust (BOHB-style).
 
 Optuna's `TPESampler` splits a study's trials into good and bad by ranking every COMPLETE trial
 first (by its value, however few there are) and every PRUNED trial after them by its last step,
@@ -21,8 +21,13 @@ at one budget (epoch) `b`, each seen as a plain finished trial with that value:
   (`below_budget`; without them the model sees only the few trials that reached `b`);
 - a share `random_fraction` of the trials (BOHB's 1/3) is drawn at random whatever the model
   says, so a region the noisy early budgets misjudged is still sampled;
-- trials still running are passed on as running, so `constant_liar` keeps parallel
-  suggestions apart.
+- trials still running are passed on as running, so TPE's `constant_liar` keeps parallel
+  suggestions apart; the GP reads finished trials only, so for it a running trial is a
+  finished one with the worst value seen at `b` (the constant liar of Ginsbourger et al.);
+- the model (`model`) is Optuna's `GPSampler` (`searcher: gp_budget`, the default) up to
+  `GP_MAX_OBSERVED` observations, its parameters outside the space every trial shares
+  (conditional ones) drawn by TPE on the same copy, or Optuna's `TPESampler` (`searcher: tpe`).
+  The GP fits with torch, on one thread, in the process that runs the searcher.
 
 The study itself is never changed: its trials keep their true states and values (DESIGN.md §6);
 the model reads a private in-memory copy. `chosen_budget` tells which budget the last trial
@@ -31,9 +36,11 @@ was drawn from (None: at random).
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +53,9 @@ from scipy.stats import rankdata
 
 #: the budget at which a COMPLETE trial's final value is observed (above every step)
 FINAL = math.inf
+#: most observations the GP model fits (a suggestion costs about a second at 300 on 2 cores);
+#: TPE models more
+GP_MAX_OBSERVED = 300
 
 Observations = dict[float, dict[int, float]]
 
@@ -102,10 +112,33 @@ def _sampled(trial: FrozenTrial) -> dict[str, Any]:
     }
 
 
-class BudgetTPESampler(BaseSampler):
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """torch on one thread inside, as many as before after (the GP fits with torch)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _gp_sampler(seed: int | None, n_startup_trials: int, independent: BaseSampler) -> BaseSampler:
+    """Optuna's `GPSampler` over the parameters every trial has; a parameter only some trials
+    have (a conditional one) is drawn by `independent` (TPE on the same view), quietly where
+    the installed Optuna lets it be told so."""
+    options: dict[str, Any] = {"independent_sampler": independent}
+    if "warn_independent_sampling" in inspect.signature(optuna.samplers.GPSampler).parameters:
+        options["warn_independent_sampling"] = False
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup_trials, **options)
+
+
+class BudgetSampler(BaseSampler):
     """A `TPESampler` fitted at one budget of the study's learning curves (module docstring).
 
-    `BudgetTPESampler(seed=0)`; TPE options (`multivariate`, `group`, `constant_liar`, ...)
+    `BudgetSampler(seed=0)`; TPE options (`multivariate`, `group`, `constant_liar`, ...)
     pass through to Optuna's `TPESampler`.
     """
 
@@ -127,7 +160,8 @@ class BudgetTPESampler(BaseSampler):
         self._model = model
         self._seed = seed
         self._model_options = {"n_startup_trials": self._min_pairs, **tpe_options}
-        self._tpe: BaseSampler = self._fresh_model(0)
+        self._tpe = TPESampler(seed=seed, **self._model_options)
+        self._model_sampler: BaseSampler = self._fresh_model(0)
         self._random = optuna.samplers.RandomSampler(seed=seed)
         self._random_fraction = random_fraction
         self._below_budget = below_budget
@@ -135,16 +169,26 @@ class BudgetTPESampler(BaseSampler):
         self._view: tuple[int, optuna.Study | None, FrozenTrial | None] = (-1, None, None)
         self.chosen_budget: float | None = None
 
-    def _fresh_model(self, number: int) -> BaseSampler:
-        """The model sampler for trial `number`: a new one per view, as Optuna's samplers cache
-        what they have seen of one study (their intersection search space) and every view is
-        a new study; seeded from the sampler's seed and the trial's number."""
+    def _fresh_model(self, number: int, observed: int = 0) -> BaseSampler:
+        """The model sampler for trial `number`. The GP (up to `GP_MAX_OBSERVED` observations)
+        is a new one per view, seeded from the sampler's seed and the trial's number: Optuna's
+        GP caches the search space of the one study it has seen, and every view is a new study.
+        TPE (beyond, or `model="tpe"`) is the same instance throughout, its random stream
+        going on from trial to trial."""
+        if self._model != "gp" or observed > GP_MAX_OBSERVED:
+            return self._tpe
         seed = None
         if self._seed is not None:
             seed = int(np.random.SeedSequence([self._seed, number]).generate_state(1)[0])
-        if self._model == "gp":  # Optuna's GP reads COMPLETE trials only: running ones are lied
-            return optuna.samplers.GPSampler(seed=seed, **self._model_options)
-        return TPESampler(seed=seed, **self._model_options)
+        tpe = TPESampler(seed=seed, **self._model_options)  # conditional parameters
+        return _gp_sampler(seed, self._model_options["n_startup_trials"], tpe)
+
+    @property
+    def model_name(self) -> str:
+        """Which model drew the last trial: 'gp', 'tpe' or 'random'."""
+        if self.chosen_budget is None:
+            return "random"
+        return "gp" if isinstance(self._model_sampler, optuna.samplers.GPSampler) else "tpe"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -154,6 +198,7 @@ class BudgetTPESampler(BaseSampler):
     def reseed_rng(self) -> None:
         self._seed = int(np.random.SeedSequence().generate_state(1)[0])
         self._coin = np.random.default_rng(self._seed)
+        self._tpe.reseed_rng()
         self._random.reseed_rng()
 
     def _model_view(self, study: optuna.Study, trial: FrozenTrial) -> tuple[Any, Any]:
@@ -203,7 +248,7 @@ class BudgetTPESampler(BaseSampler):
             copies.append(create_trial(state=TrialState.RUNNING))  # `trial` itself
             view.add_trials(copies)
             view_trial = view.get_trials(deepcopy=False)[-1]
-            self._tpe = self._fresh_model(trial.number)
+            self._model_sampler = self._fresh_model(trial.number, len(at_budget))
         self._view = (trial.number, view, view_trial)
         return view, view_trial
 
@@ -216,7 +261,7 @@ class BudgetTPESampler(BaseSampler):
         view, view_trial = self._model_view(study, trial)
         if view is None:
             return {}
-        return self._tpe.infer_relative_search_space(view, view_trial)
+        return self._model_sampler.infer_relative_search_space(view, view_trial)
 
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -224,7 +269,10 @@ class BudgetTPESampler(BaseSampler):
         view, view_trial = self._model_view(study, trial)
         if view is None or not search_space:
             return {}
-        return self._tpe.sample_relative(view, view_trial, search_space)
+        if isinstance(self._model_sampler, optuna.samplers.GPSampler):
+            with _one_torch_thread():  # the driver's cores belong to the trials
+                return self._model_sampler.sample_relative(view, view_trial, search_space)
+        return self._model_sampler.sample_relative(view, view_trial, search_space)
 
     def sample_independent(
         self,
@@ -236,7 +284,9 @@ class BudgetTPESampler(BaseSampler):
         view, view_trial = self._model_view(study, trial)
         if view is None:
             return self._random.sample_independent(study, trial, param_name, param_distribution)
-        return self._tpe.sample_independent(view, view_trial, param_name, param_distribution)
+        return self._model_sampler.sample_independent(
+            view, view_trial, param_name, param_distribution
+        )
 
     def after_trial(
         self,
