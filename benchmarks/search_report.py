@@ -183,9 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         + "\n\nMean rank by final regret (1 best): "
         + ", ".join(f"{m} {r:.2f}" for m, r in sorted(ranks.items(), key=lambda i: i[1]))
         + f"\n\nSpearman's rho of epoch e with epoch {first['epochs']} (300 uniform points):\n\n"
-        f"{correlation_table(first['epochs'])}\n\nOptuna's TPE (`tpe_optuna`) at the end of "
-        f"its runs (medians over seeds):\n\n{good_set_table(args.runs)}\n"
+        f"{correlation_table(first['epochs'])}\n"
     )
+    if "tpe_optuna" in runs:
+        text += (
+            "\nOptuna's TPE (`tpe_optuna`) at the end of its runs (medians over seeds):\n\n"
+            f"{good_set_table(args.runs)}\n"
+        )
     print(text)
     if args.write:
         seeds = sorted({seed for m in runs.values() for _, seed in m})
