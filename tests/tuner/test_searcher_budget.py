@@ -85,6 +85,17 @@ def _study_with_curves(n: int, top: float, low_best: float) -> optuna.Study:
     return study
 
 
+def _proposals(study: optuna.Study, n: int) -> np.ndarray:
+    """The x of `n` trials asked in turn, each told FAIL (which leaves the observations as
+    they were)."""
+    proposals = []
+    for _ in range(n):
+        trial = study.ask(X)
+        proposals.append(trial.params["x"])
+        study.tell(trial, state=TrialState.FAIL)
+    return np.array(proposals)
+
+
 def test_sampler_models_the_top_budget_when_epoch_one_mispredicts_it() -> None:
     study = _study_with_curves(40, top=0.8, low_best=0.1)
     before = [(t.state, t.value, dict(t.intermediate_values)) for t in study.trials]
@@ -198,12 +209,7 @@ def test_with_asha_like_stops_the_model_finds_the_optimum_the_curves_agree_on() 
             values.update({e: (x - 0.3) ** 2 for e in (2, 3, 4)})
         state = TrialState.COMPLETE if 4 in values else TrialState.PRUNED
         study.add_trial(curve_trial(x, values, state))
-    proposals = []
-    for _ in range(15):
-        trial = study.ask(X)
-        proposals.append(trial.params["x"])
-        study.tell(trial, state=TrialState.FAIL)
-    assert np.median(np.abs(np.array(proposals) - 0.3)) < 0.1
+    assert np.median(np.abs(_proposals(study, 15) - 0.3)) < 0.1
 
 
 def test_sampler_pickles_without_its_model_copy_and_goes_on_the_same() -> None:
@@ -233,12 +239,7 @@ def test_the_gp_model_fits_the_trusted_budget_and_lies_for_running_trials() -> N
     assert lied[0].value == max(t.intermediate_values[4] for t in study.trials[:40:2])
     for trial in (running, second):
         study.tell(trial, state=TrialState.FAIL)
-    proposals = []
-    for _ in range(8):
-        trial = study.ask(X)
-        proposals.append(trial.params["x"])
-        study.tell(trial, state=TrialState.FAIL)
-    assert np.median(np.abs(np.array(proposals) - 0.8)) < 0.1
+    assert np.median(np.abs(_proposals(study, 8) - 0.8)) < 0.1
     model = build_sampler("gp_budget", seed=0)._model_sampler  # noqa: SLF001
     assert isinstance(model, optuna.samplers.GPSampler)
 
