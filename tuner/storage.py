@@ -127,7 +127,7 @@ class JournalFile(BaseJournalBackend):
         return _Held(FlockLock(f"{self.path}.lock"))
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
-        start = max(n for n in self._positions if n <= log_number_from)
+        start = min(log_number_from, len(self._positions) - 1)  # its keys are 0, 1, ... in turn
         number, (offset, lines) = start, self._positions[start]
         with open(self.path, "rb") as journal:
             size = os.fstat(journal.fileno()).st_size

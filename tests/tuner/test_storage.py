@@ -121,3 +121,19 @@ def test_a_pickled_journal_storage_reads_what_was_written_after_it(tmp_path: Pat
     assert [t.value for t in restored.trials] == [0.1, 0.2]
     _finish(restored, 0.3)
     assert [t.value for t in _study(str(tmp_path / JOURNAL)).trials] == [0.1, 0.2, 0.3]
+
+
+def test_reading_from_any_record_gives_the_records_from_there(tmp_path: Path) -> None:
+    from tuner.storage import JournalFile
+
+    journal = JournalFile(tmp_path / "optuna.journal")
+    study = optuna.create_study(storage=JournalStorage(journal))
+    study.enqueue_trial({"x": 1.0})
+    with open(journal.path, "ab") as handle:
+        handle.write(b"not json\n")  # a damaged line: skipped, the numbers do not shift
+    study.optimize(lambda t: t.suggest_float("x", 0, 2), n_trials=3)
+    logs = list(JournalFile(journal.path).read_logs(0))
+    assert len(logs) > 10
+    for start in (0, 1, 2, len(logs) // 2, len(logs) - 1, len(logs), len(logs) + 5):
+        assert list(journal.read_logs(start)) == logs[start:]
+    assert list(JournalFile(journal.path).read_logs(7)) == logs[7:]  # a new reader
