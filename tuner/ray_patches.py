@@ -1,14 +1,15 @@
 """The one gate in front of every patch of Ray's private internals.
 
 The tuner's speed patches (`tuner.local_ray`, `tuner._local_worker`, `tuner.actor_reuse`,
-`tuner.trainable_lookup`) and the two repairs of Ray's own gaps (`tuner.resumable`: resume from
-the newest intact checkpoint; `tuner.asha`: a resumed trial keeps the rungs it had passed) reach
-into private Ray code. Each was written against the source of the Ray objects it replaces or
-reads, and `patches_enabled()` checks once per process that those objects are still that source
-(a fingerprint of each object's source text, `FINGERPRINTS`). Any difference, a missing object,
-or `TUNER_STOCK_RAY=1` in the environment, and every patch stands aside: the sweep runs Ray's
-stock behaviour, correct and only slower, and one line on stderr says so. A Ray release whose
-touched code is unchanged keeps the patches, whatever its version number.
+`tuner.trainable_lookup`, `tuner.run_ahead`) and the two repairs of Ray's own gaps
+(`tuner.resumable`: resume from the newest intact checkpoint; `tuner.asha`: a resumed trial
+keeps the rungs it had passed) reach into private Ray code. Each was written against the source
+of the Ray objects it replaces or reads, and `patches_enabled()` checks once per process that
+those objects are still that source (a fingerprint of each object's source text,
+`FINGERPRINTS`). Any difference, a missing object, or `TUNER_STOCK_RAY=1` in the environment,
+and every patch stands aside: the sweep runs Ray's stock behaviour, correct and only slower, and
+one line on stderr says so. A Ray release whose touched code is unchanged keeps the patches,
+whatever its version number.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ FINGERPRINTS: dict[str, str] = {
     "ray.tune.trainable.function_trainable:FunctionTrainable.load_checkpoint": "19feff077be07c06",
     "ray.tune.trainable.trainable:Trainable.restore": "9eb81e0af1584b16",
     "ray.train._internal.session:_TrainingResult": "8007f0b045606fa9",
+    # tuner.run_ahead (through tuner.resumable)
+    "ray.train._internal.session:_TrainSession.get_next": "68aa1490739e3d96",
+    "ray.train._internal.session:_TrainSession._report_training_result": "e789f16d431ba495",
+    "ray.tune.trainable.trainable:Trainable.train": "a3fdb8da1659b0f5",
     # tuner.asha
     "ray.tune.schedulers.async_hyperband:_Bracket": "399111c4559eafb5",
     "ray.tune.schedulers.async_hyperband:AsyncHyperBandScheduler.on_trial_result": "b3b2258974494683",  # noqa: E501

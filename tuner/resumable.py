@@ -25,10 +25,13 @@ On `resume`, the Ray trials whose Optuna record is finished already (`closed`: a
 ended after Ray's last snapshot, or failed while Ray could not save its state) end at once:
 they are never run again, so no record is contradicted by a curve run on past its verdict.
 
-The checkpoint fallback and the replay override private parts of Ray's function trainable, so
-they apply only when `tuner.ray_patches` allows; otherwise the trainable is Ray's own (closed
-trials still end at once) and a trial whose named checkpoint is gone fails with Ray's error, as
-in stock Ray.
+`run_ahead` lets short epochs overlap the driver's round trip where no decision can stop the
+trial (`tuner.run_ahead`).
+
+The checkpoint fallback, the replay and the run-ahead override private parts of Ray's function
+trainable, so they apply only when `tuner.ray_patches` allows; otherwise the trainable is Ray's
+own (closed trials still end at once), a trial whose named checkpoint is gone fails with Ray's
+error, and every report waits for the driver, as in stock Ray.
 """
 
 from __future__ import annotations
@@ -43,7 +46,13 @@ from typing import Any
 import pyarrow.fs
 from ray.air.constants import TRAINING_ITERATION
 from ray.train import Checkpoint
-from ray.tune.result import SHOULD_CHECKPOINT, TIME_THIS_ITER_S, TIME_TOTAL_S
+from ray.tune.result import (
+    DONE,
+    RESULT_DUPLICATE,
+    SHOULD_CHECKPOINT,
+    TIME_THIS_ITER_S,
+    TIME_TOTAL_S,
+)
 
 from tuner.checkpoint_marker import (
     MARKER,
@@ -55,6 +64,7 @@ from tuner.checkpoint_marker import (
     write_marker,
 )
 from tuner.ray_patches import patches_enabled
+from tuner.run_ahead import RunAhead, RunAheadRun, release_training_thread
 
 __all__ = [
     "MARKER",
@@ -103,7 +113,10 @@ def _skipping(function: Callable[[dict], Any], closed: Collection[str]) -> Calla
 
 
 def resumable_trainable(
-    function: Callable[[dict], Any], closed: Collection[str] = (), replay: bool = True
+    function: Callable[[dict], Any],
+    closed: Collection[str] = (),
+    replay: bool = True,
+    run_ahead: RunAhead | None = None,
 ) -> Any:
     """`function` as Ray's function trainable whose checkpoints carry `MARKER`, resuming from
     its newest intact checkpoint when the one Ray names is gone or damaged.
@@ -111,7 +124,8 @@ def resumable_trainable(
     `closed`: Ray trial ids whose Optuna record is finished already (a resumed sweep): they end
     at once, neither restored nor run. `replay`: a trial resumed from a checkpoint other than
     the one Ray names first gives the driver that checkpoint's own result again (off for
-    functions that do so themselves, as a population does).
+    functions that do so themselves, as a population does). `run_ahead`: the epochs after
+    which the training thread need not wait for the driver (`tuner.run_ahead`; None: never).
 
     With the patches off it is `function` itself (with `closed` skipped), for Ray to wrap.
 
@@ -127,6 +141,7 @@ def resumable_trainable(
 
     class ResumableTrainable(base):
         _replay: dict | None = None
+        _run: RunAheadRun | None = None  # this run's bookkeeping for `run_ahead`
 
         def step(self) -> dict:
             if self._replay is not None:  # the restored checkpoint's result, once
@@ -146,13 +161,34 @@ def resumable_trainable(
                 index = folder_index(posixpath.basename(checkpoint.path))
                 if index is not None:
                     _drop_stale_marker(checkpoint.filesystem, checkpoint.path, index + 1)
+            if run_ahead is not None:
+                self._maybe_run_ahead(metrics)
             return metrics
+
+        def _maybe_run_ahead(self, metrics: dict) -> None:
+            """Release the training thread now if `run_ahead` allows it after this result."""
+            from ray.train._internal.session import get_session
+
+            if metrics.get(DONE) or RESULT_DUPLICATE in metrics:
+                return
+            session = get_session()
+            if self._run is None:
+                self._run = run_ahead.start()
+            iteration = self._iteration + 1  # Ray counts this result after `step` returns
+            if self._run.after(iteration, metrics, session.last_report_time):
+                release_training_thread(session)
+
+        def _new_run(self) -> None:
+            """The next result is the first of a new run (a reuse or a restore)."""
+            self._run = None
 
         def reset_config(self, new_config: dict) -> bool:
             self._replay = None  # an actor reused for another trial replays nothing of this one
+            self._new_run()
             return super().reset_config(new_config)
 
         def restore(self, checkpoint_path: Any) -> None:
+            self._new_run()
             if self.trial_id in closed:
                 return  # ends at once (`_skipping`): nothing to restore
             if not isinstance(checkpoint_path, _TrainingResult) or usable(

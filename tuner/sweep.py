@@ -45,6 +45,7 @@ from tuner.recovery import (
 )
 from tuner.relocation import RelocatedSearch
 from tuner.resumable import resumable_trainable
+from tuner.run_ahead import RunAhead, asha_rungs
 from tuner.samplers import build_sampler
 from tuner.searcher import FAIL_REASON, RAY_TRIAL_ID, BudgetAwareOptunaSearch, NonFiniteStopper
 from tuner.state_backup import StateBackup, repair_state
@@ -101,8 +102,26 @@ def ray_trainable(space: Any, closed: Collection[str] = ()) -> Any:
     resources = {"cpu": space.resources.cpu, "gpu": space.resources.gpu}
     replay = space.population <= 1  # a population replays its checkpoint's epoch itself
     wrapped = stop_on_divergence(function, space.metric)
-    trainable = resumable_trainable(wrapped, closed=closed, replay=replay)
+    trainable = resumable_trainable(
+        wrapped, closed=closed, replay=replay, run_ahead=run_ahead_of(space)
+    )
     return tune.with_resources(trainable, resources)
+
+
+def run_ahead_of(space: Any) -> RunAhead | None:
+    """When a trial's epochs may overlap the driver's round trip (`tuner.run_ahead`): where its
+    ASHA (`build_scheduler`) cannot judge it; never in a population (its members' ASHA)."""
+    if space.population > 1:
+        return None
+    asha = space.asha
+    rungs = (
+        ()
+        if asha is None
+        else tuple(
+            asha_rungs(space.n_epochs, asha.grace_period, asha.reduction_factor, asha.brackets)
+        )
+    )
+    return RunAhead(space.metric, rungs, space.n_epochs)
 
 
 def build_scheduler(

@@ -28,11 +28,16 @@ def score(x: float, epoch: int, rising: bool = False) -> float:
 @declare_trainable
 def trainable(config: dict[str, Any]) -> None:
     """Reports `score` every epoch; NaN from epoch 2 when x > `nan_above`; raises when x <
-    `raise_below` at epoch 2. Also reports the node id and pid that ran it."""
+    `raise_below` at epoch 2. Also reports the node id and pid that ran it. With `epoch_log` (a
+    folder), appends each epoch's number to `<trial id>.txt` there as the epoch starts."""
     x = float(config["x"])
     rising = bool(config.get("rising", False))
     node = ray.get_runtime_context().get_node_id()
+    log = config.get("epoch_log")
     for epoch in range(1, int(config["n_epochs"]) + 1):
+        if log:
+            with open(os.path.join(log, f"{tune.get_context().get_trial_id()}.txt"), "a") as f:
+                f.write(f"{epoch}\n")
         time.sleep(float(config.get("sleep", 0.0)))
         if epoch >= 2 and x < float(config.get("raise_below", -math.inf)):
             raise RuntimeError(f"toy trainable fails on purpose (x={x})")
