@@ -7,7 +7,9 @@ the very same epochs and the difference is what each spends per trial and per re
 
 - optuna: `study.optimize(objective, n_jobs=2)`, `trial.report` every epoch, in-memory study;
 - tuner: `tuner.api.run_space` (what `python -m tuner run` calls) on a space file naming the
-  trainable, `asha: null`: a local Ray, the Optuna journal, true states, the exports.
+  trainable, `asha: null`: a local Ray, the Optuna journal, true states, the exports;
+- tuner_stock (`--stock`): the same with `TUNER_STOCK_RAY=1`, Ray's stock behaviour without
+  the tuner's patches of its internals (run-ahead among them, `tuner/run_ahead.py`).
 
 `--pruning` runs each side's pruning instead: the tuner's defaults (searcher `tpe`, ASHA with
 grace period 1 and reduction factor 2) and Optuna's TPE with `SuccessiveHalvingPruner(
@@ -19,6 +21,7 @@ start" leaves out the tuner's wait for its first trial process (the fit's start 
 
     python -m benchmarks.bookkeeping                # 70 x 52 x 20 ms, 3 repetitions
     python -m benchmarks.bookkeeping --quick        # 6 trials x 5 epochs, 1 repetition
+    python -m benchmarks.bookkeeping --stock        # also the tuner without its Ray patches
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any
 import yaml
 
 from benchmarks._common import header, timed_run, write_section
+from tuner.ray_patches import STOCK_ENV
 
 TITLE = "Bookkeeping: python -m tuner run vs Optuna alone, short trials"
 FUNCTION = "hartmann6"
@@ -118,14 +122,17 @@ def first_trial_started(log: str) -> float:
 def measure(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, list[float]]]:
     out: dict[str, dict[str, list[float]]] = {}
     common = [str(args.trials), str(args.epochs), str(args.epoch_ms)]
+    sides = ("optuna", "tuner", "tuner_stock") if args.stock else ("optuna", "tuner")
     for rep in range(args.reps):
-        for side in ("optuna", "tuner"):
+        for side in sides:
             result = folder / f"{side}_{rep}.json"
-            child = ["-m", "benchmarks.bookkeeping", "--child", side, *common, str(result)]
+            runner = "optuna" if side == "optuna" else "tuner"
+            child = ["-m", "benchmarks.bookkeeping", "--child", runner, *common, str(result)]
             if args.pruning:
                 child.append("--pruning")
             log = folder / f"{side}_{rep}.log"
-            wall = timed_run(child, log)
+            env = {STOCK_ENV: "1"} if side == "tuner_stock" else {STOCK_ENV: "0"}
+            wall = timed_run(child, log, env=env)
             row = json.loads(result.read_text())
             row["trials_phase"] = row["sweep"] - first_trial_started(log.read_text())
             side_rows = out.setdefault(side, {k: [] for k in ("process", "sweep", *PHASES)})
@@ -150,12 +157,14 @@ def to_markdown(m: dict[str, dict[str, list[float]]]) -> str:
         epochs = statistics.median(rows["epochs"])
         lines.append(f"| {side} | {' | '.join(cells)} | {epochs:.0f} |")
     lines.append("")
-    for key in keys:
-        ratios = [t / o for t, o in zip(m["tuner"][key], m["optuna"][key], strict=True)]
-        lines.append(
-            f"- tuner / optuna, {key.replace('_', ' ')}: median {statistics.median(ratios):.2f} "
-            f"(per repetition {', '.join(f'{r:.2f}' for r in ratios)})"
-        )
+    for side in (s for s in m if s != "optuna"):
+        for key in keys:
+            ratios = [t / o for t, o in zip(m[side][key], m["optuna"][key], strict=True)]
+            lines.append(
+                f"- {side} / optuna, {key.replace('_', ' ')}: median "
+                f"{statistics.median(ratios):.2f} "
+                f"(per repetition {', '.join(f'{r:.2f}' for r in ratios)})"
+            )
     return "\n".join(lines)
 
 
@@ -174,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epoch-ms", type=float, default=20.0)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--pruning", action="store_true", help="each side's own pruning")
+    parser.add_argument(
+        "--stock", action="store_true", help=f"also the tuner with {STOCK_ENV}=1 (no patches)"
+    )
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
     args = parser.parse_args(argv)
     if args.quick:

@@ -64,7 +64,7 @@ from tuner.checkpoint_marker import (
     write_marker,
 )
 from tuner.ray_patches import patches_enabled
-from tuner.run_ahead import RunAhead, RunAheadRun, release_training_thread
+from tuner.run_ahead import RunAhead, RunAheadRun, end_training_thread, release_training_thread
 
 __all__ = [
     "MARKER",
@@ -147,7 +147,7 @@ def resumable_trainable(
             if self._replay is not None:  # the restored checkpoint's result, once
                 result, self._replay = self._replay, None
                 return result
-            start = time.time()
+            start = time.time()  # the driver asks for the next result
             metrics = super().step()
             checkpoint = self._last_training_result.checkpoint
             if checkpoint is not None:  # persisted already, by the session's `report`
@@ -162,33 +162,51 @@ def resumable_trainable(
                 if index is not None:
                     _drop_stale_marker(checkpoint.filesystem, checkpoint.path, index + 1)
             if run_ahead is not None:
-                self._maybe_run_ahead(metrics)
+                self._maybe_run_ahead(metrics, start)
             return metrics
 
-        def _maybe_run_ahead(self, metrics: dict) -> None:
-            """Release the training thread now if `run_ahead` allows it after this result."""
+        def _maybe_run_ahead(self, metrics: dict, asked_at: float) -> None:
+            """Release the training thread now if `run_ahead` allows it after this result
+            (asked for at `asked_at`); a result the thread ran ahead to counts its own time."""
             from ray.train._internal.session import get_session
 
-            if metrics.get(DONE) or RESULT_DUPLICATE in metrics:
+            if RESULT_DUPLICATE in metrics:
                 return
-            session = get_session()
             if self._run is None:
                 self._run = run_ahead.start()
+            session = get_session()
+            epoch_s = self._run.epoch_seconds(session.last_report_time, asked_at)
+            if self._run.ahead and metrics.get(TIME_THIS_ITER_S) is None:
+                metrics[TIME_THIS_ITER_S] = epoch_s
             iteration = self._iteration + 1  # Ray counts this result after `step` returns
-            if self._run.after(iteration, metrics, session.last_report_time):
+            if metrics.get(DONE):  # the trial ends here; its thread waits
+                self._run.ahead = False
+            elif self._run.after(iteration, metrics, epoch_s):
                 release_training_thread(session)
 
-        def _new_run(self) -> None:
-            """The next result is the first of a new run (a reuse or a restore)."""
+        def cleanup(self) -> None:
+            self._end_run()
+            super().cleanup()
+
+        def _end_run(self) -> None:
+            """End this run's bookkeeping; first wait for a training thread that ran ahead
+            (`tuner.run_ahead`) to end the epoch it is in, so that Ray's stop or reuse finds
+            it waiting, as without run-ahead."""
+            if self._run is not None and self._run.ahead:
+                from ray.train._internal.session import get_session
+
+                session = get_session()
+                if session is not None and not end_training_thread(session):
+                    logger.warning("trial %s: its training thread did not stop", self.trial_id)
             self._run = None
 
         def reset_config(self, new_config: dict) -> bool:
             self._replay = None  # an actor reused for another trial replays nothing of this one
-            self._new_run()
+            self._end_run()
             return super().reset_config(new_config)
 
         def restore(self, checkpoint_path: Any) -> None:
-            self._new_run()
+            self._end_run()
             if self.trial_id in closed:
                 return  # ends at once (`_skipping`): nothing to restore
             if not isinstance(checkpoint_path, _TrainingResult) or usable(

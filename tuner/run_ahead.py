@@ -23,14 +23,20 @@ record, Ray's results and the curves end at k as before; the epoch's compute (un
 `MAX_EPOCH_S`) is lost, and a checkpoint it wrote has no marker (`tuner.checkpoint_marker`), so
 nothing resumes from it.
 
-The release reaches into Ray's private `_TrainSession` (its `continue_lock` and
-`_first_report`), so it runs only where `tuner.ray_patches` allows; otherwise every report
-waits for the driver, as in stock Ray.
+Stopping a trial whose thread ran ahead waits for that epoch to end (Ray's own stop does not
+wait: the thread would train on outside its session). A result's `time_this_iter_s` is then
+the time between the thread's reports, not Ray's (shorter) wait for it.
+
+The release reaches into Ray's private `_TrainSession` (its `continue_lock`, `_first_report`,
+`stop_event` and `training_thread`), so it runs only where `tuner.ray_patches` allows; otherwise
+every report waits for the driver, as in stock Ray.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass, field
 
 from ray.tune.utils import flatten_dict
@@ -67,25 +73,31 @@ class RunAhead:
 
 @dataclass
 class RunAheadRun:
-    """One run of a trial: its last result and the rungs that may not have judged it yet."""
+    """One run of a trial: its last result, the rungs that may not have judged it yet, and
+    whether (and when) the thread went on after the last result without waiting."""
 
     policy: RunAhead
     unjudged: list[float]
     previous: int | None = None
-    reported_at: float | None = field(default=None)
+    #: whether the thread went on after the last result (and may be inside an epoch now)
+    ahead: bool = False
+    released_at: float = field(default=0.0)
 
-    def after(self, iteration: int, metrics: dict, reported_at: float) -> bool:
+    def epoch_seconds(self, reported_at: float, asked_at: float) -> float:
+        """The time inside the trainable behind the result reported at `reported_at`: since
+        the thread was let go after the previous result (early, or when the driver asked at
+        `asked_at`); Ray's own measure, its wait for the result, is shorter after a run-ahead."""
+        return reported_at - (self.released_at if self.ahead else asked_at)
+
+    def after(self, iteration: int, metrics: dict, epoch_s: float) -> bool:
         """Whether the thread may start the next epoch now that result `iteration` (its
-        `metrics`, reported at `reported_at` by the session's clock) is taken."""
-        epoch_s = None if self.reported_at is None else reported_at - self.reported_at
-        previous, self.previous, self.reported_at = self.previous, iteration, reported_at
+        `metrics`; `epoch_s` from `epoch_seconds`) is taken."""
+        previous, self.previous = self.previous, iteration
         judged = self.judged(iteration, metrics)
-        return (
-            previous == iteration - 1
-            and not judged
-            and epoch_s is not None
-            and epoch_s < self.policy.max_epoch_s
-        )
+        self.ahead = previous == iteration - 1 and not judged and epoch_s < self.policy.max_epoch_s
+        if self.ahead:
+            self.released_at = time.time()
+        return self.ahead
 
     def judged(self, iteration: int, metrics: dict) -> bool:
         """Whether ASHA may decide on result `iteration` (`metrics`); if so, the highest rung
@@ -103,9 +115,25 @@ class RunAheadRun:
         return True
 
 
+#: how long stopping a trial waits for a thread that ran ahead to end its epoch
+STOP_WAIT_S = 30.0
+
+
 def release_training_thread(session: object) -> None:
     """Let `session`'s training thread (waiting after its `report`) go on now, and have the
     session's next `get_next` not release it a second time (Ray's synchronous reporting
     releases at the start of `get_next`, except before the first result)."""
     session.continue_lock.release()  # type: ignore[attr-defined]
     session._first_report = True  # type: ignore[attr-defined]  # noqa: SLF001
+
+
+def end_training_thread(session: object, timeout: float = STOP_WAIT_S) -> bool:
+    """Have `session`'s training thread, which may be inside an epoch it ran ahead into, end at
+    its next `report` (as Ray's `finish` does) and wait for it, up to `timeout` s: Ray's own
+    stop waits for nothing, and a thread outside its session would train on, its reports
+    dropped. -> whether it ended."""
+    session.stop_event.set()  # type: ignore[attr-defined]
+    session.continue_lock.release()  # type: ignore[attr-defined]
+    thread = session.training_thread  # type: ignore[attr-defined]
+    threading.Thread.join(thread, timeout)  # Ray's `join` would raise the thread's error here
+    return not thread.is_alive()

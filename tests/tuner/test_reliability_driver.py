@@ -172,6 +172,17 @@ def _midway(exp_dir: Path, out: Path) -> bool:
     return any(2 <= len(rows) <= 3 and i not in ended for i, rows in curves.items())
 
 
+def _between_rungs(exp_dir: Path, out: Path) -> bool:
+    """Whether some trial has reported 1, 3 or 5 epochs (no rung of `_ASHA`, not the last) and
+    not ended: killed now, it has a checkpoint to go on from and is not being judged."""
+    ended = _ended(out)
+    try:
+        curves = ray_curves(exp_dir)
+    except ValueError:  # a line being written
+        return False
+    return any(len(rows) in (1, 3, 5) and i not in ended for i, rows in curves.items())
+
+
 def _restarts(rows: list[dict]) -> list[tuple[int, int]]:
     """For each restart of a trial: (last epoch the previous attempt reported, start epoch)."""
     last_by_start: dict[int, int] = {}
@@ -203,6 +214,11 @@ def test_sigkilled_driver_resumes_to_a_complete_record(tmp_path: Path, results_d
         wait_until(lambda: len(_ended(out)) >= 3, 180, "three trials to end")
         ended_early = _ended(out)
         time.sleep(2.0)  # Ray snapshots its state every couple of checkpoints
+        wait_until(
+            lambda: _between_rungs(exp_dir, out) or len(_ended(out)) == N_SAMPLES,
+            120,
+            "a trial between rungs",
+        )
         running = len(_ended(out)) < N_SAMPLES
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait(timeout=30)

@@ -122,9 +122,12 @@ def _drive(
     )
     trainable = trainable_class(config={}, storage=storage)
     asked: dict[int, float] = {}
+    function.times = {}  # type: ignore[attr-defined]
     try:
         for _ in range(stop_after or results):
-            iteration = trainable.train()["training_iteration"]
+            result = trainable.train()
+            iteration = result["training_iteration"]
+            function.times[iteration] = result["time_this_iter_s"]  # type: ignore[attr-defined]
             time.sleep(DRIVER_S)
             asked[iteration] = time.monotonic()
     finally:
@@ -157,9 +160,13 @@ def test_epochs_start_before_the_driver_asks_except_after_a_result_asha_may_judg
     ray_local: None,
 ) -> None:
     # rungs 1 and 3, max_t 8: result 1 is the run's first (and rung 1), 3 is a rung, 8 the end
-    started, asked = _drive(_epochs(8), RunAhead("score", (1.0, 3.0), 8), results=8)
+    function = _epochs(8)
+    started, asked = _drive(function, RunAhead("score", (1.0, 3.0), 8), results=8)
     assert sorted(started) == list(range(1, 9))
     assert _ran_ahead(started, asked) == [3, 5, 6, 7, 8]
+    # an epoch that ran ahead counts its own time, not Ray's (shorter) wait for its result
+    ahead = {e: function.times[e] for e in (3, 5, 6, 7, 8)}
+    assert all(0.01 <= t < DRIVER_S for t in ahead.values()), ahead
 
 
 @patched_side
@@ -189,7 +196,8 @@ def test_a_trial_stopped_while_ahead_ends_after_that_one_epoch(ray_local: None) 
     function = _epochs(8)
     started, asked = _drive(function, RunAhead("score", (), 8), results=8, stop_after=4)
     assert sorted(asked) == [1, 2, 3, 4]
-    time.sleep(0.2)  # epoch 5 ends; its report sees the stop and the thread exits
+    assert sorted(started) == [1, 2, 3, 4, 5]  # the stop waited for epoch 5 to end
+    time.sleep(0.3)  # a thread left running outside its session would start epoch 6 here
     assert sorted(started) == [1, 2, 3, 4, 5] and not function.done.is_set()
 
 
@@ -243,7 +251,7 @@ def test_a_budget_without_asha_stops_trials_with_their_records_whole(
     records = outcome.experiment.load_study().get_trials(deepcopy=False)
     recorded = {r.user_attrs[RAY_TRIAL_ID]: r.intermediate_values for r in records}
     trained = _epochs_trained(log)
-    assert set(trained) == set(recorded)
+    assert set(trained) == set(recorded)  # no epoch ran outside its trial's session ("None")
     assert all(trained[t] - len(values) in (0, 1) for t, values in recorded.items())
     assert all(sorted(values) == list(range(1, len(values) + 1)) for values in recorded.values())
     curves = ray_curves(outcome.experiment.dir)
