@@ -24,8 +24,8 @@ record, Ray's results and the curves end at k as before; the epoch's compute (un
 nothing resumes from it.
 
 Stopping a trial whose thread ran ahead waits for that epoch to end (Ray's own stop does not
-wait: the thread would train on outside its session). A result's `time_this_iter_s` is then
-the time between the thread's reports, not Ray's (shorter) wait for it.
+wait: the thread would train on outside its session). The `time_this_iter_s` of a result the
+thread ran ahead to is its time from its release to its report, not Ray's (shorter) wait for it.
 
 The release reaches into Ray's private `_TrainSession` (its `continue_lock`, `_first_report`,
 `stop_event` and `training_thread`), so it runs only where `tuner.ray_patches` allows; otherwise
