@@ -201,16 +201,12 @@ def test_a_trial_stopped_while_ahead_ends_after_that_one_epoch(ray_local: None) 
     assert sorted(started) == [1, 2, 3, 4, 5] and not function.done.is_set()
 
 
-def _epochs_trained(log: Path) -> dict[str, int]:
-    """Ray trial id -> the epochs its function started (the toy's `epoch_log`)."""
-    return {f.stem: len(f.read_text().split()) for f in log.glob("*.txt")}
-
-
-def test_pruned_trials_train_no_epoch_past_the_result_that_pruned_them(
-    ray_local: None, tmp_path: Path, results_dir: Path
-) -> None:
-    """A real sweep, ASHA with rungs 1, 3, 9 and epochs of 5 ms: every trial started exactly the
-    epochs its Optuna record and Ray's results hold, pruned ones included."""
+def _logged_sweep(
+    tmp_path: Path, results_dir: Path, **fields: Any
+) -> tuple[dict[str, dict[int, float]], dict[str, int], dict[str, int]]:
+    """A real sweep of 12 toy trials of 9 epochs of 5 ms (`fields` override) -> per Ray trial
+    id: the Optuna record's values, the epochs its function started (the toy's `epoch_log`;
+    "None" for an epoch run outside any trial's session), the results Ray logged."""
     log = tmp_path / "epochs"
     log.mkdir()
     space = toy_space(
@@ -220,14 +216,26 @@ def test_pruned_trials_train_no_epoch_past_the_result_that_pruned_them(
         num_samples=12,
         searcher={"name": "random", "seed": 3},
         fixed={"epoch_log": str(log), "sleep": 0.005},
+        **fields,
     )
     outcome = run_space(space)
     records = outcome.experiment.load_study().get_trials(deepcopy=False)
-    recorded = {r.user_attrs[RAY_TRIAL_ID]: len(r.intermediate_values) for r in records}
-    assert sorted(recorded.values())[0] < 9  # some were pruned
-    assert _epochs_trained(log) == recorded
-    curves = ray_curves(outcome.experiment.dir)
-    assert {trial_id: len(rows) for trial_id, rows in curves.items()} == recorded
+    recorded = {r.user_attrs[RAY_TRIAL_ID]: r.intermediate_values for r in records}
+    trained = {f.stem: len(f.read_text().split()) for f in log.glob("*.txt")}
+    logged = {t: len(rows) for t, rows in ray_curves(outcome.experiment.dir).items()}
+    return recorded, trained, logged
+
+
+def test_pruned_trials_train_no_epoch_past_the_result_that_pruned_them(
+    ray_local: None, tmp_path: Path, results_dir: Path
+) -> None:
+    """ASHA with rungs 1, 3, 9: every trial started exactly the epochs its Optuna record and
+    Ray's results hold, pruned ones included."""
+    recorded, trained, logged = _logged_sweep(tmp_path, results_dir)
+    epochs = {t: len(values) for t, values in recorded.items()}
+    assert min(epochs.values()) < 9  # some were pruned
+    assert trained == epochs
+    assert logged == epochs
 
 
 def test_a_budget_without_asha_stops_trials_with_their_records_whole(
@@ -235,24 +243,10 @@ def test_a_budget_without_asha_stops_trials_with_their_records_whole(
 ) -> None:
     """No ASHA: the budget's stop can catch a trial one epoch ahead; that epoch is never
     recorded, and Optuna's record and Ray's results still agree epoch for epoch."""
-    log = tmp_path / "epochs"
-    log.mkdir()
-    space = toy_space(
-        tmp_path,
-        results_dir,
-        n_epochs=9,
-        num_samples=12,
-        asha=None,
-        budget={"epochs": 20},
-        searcher={"name": "random", "seed": 3},
-        fixed={"epoch_log": str(log), "sleep": 0.005},
+    recorded, trained, logged = _logged_sweep(
+        tmp_path, results_dir, asha=None, budget={"epochs": 20}
     )
-    outcome = run_space(space)
-    records = outcome.experiment.load_study().get_trials(deepcopy=False)
-    recorded = {r.user_attrs[RAY_TRIAL_ID]: r.intermediate_values for r in records}
-    trained = _epochs_trained(log)
     assert set(trained) == set(recorded)  # no epoch ran outside its trial's session ("None")
     assert all(trained[t] - len(values) in (0, 1) for t, values in recorded.items())
     assert all(sorted(values) == list(range(1, len(values) + 1)) for values in recorded.values())
-    curves = ray_curves(outcome.experiment.dir)
-    assert {t: len(rows) for t, rows in curves.items()} == {t: len(v) for t, v in recorded.items()}
+    assert logged == {t: len(values) for t, values in recorded.items()}
