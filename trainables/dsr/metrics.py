@@ -26,7 +26,7 @@ from trainables.dsr.metrics_stsp import (
     log_mixture_density,
     mixture_kl,
     mixture_samples,
-    pilot_rounds,
+    sets_per_point,
 )
 from trainables.dsr.model import HierarchicalDSR
 
@@ -50,8 +50,8 @@ D_H_CAP = 1.0
 PRED_ERROR_CAP = 10.0
 #: generated values beyond this many standard deviations of the data count as diverged
 DIVERGENCE_SD = 100.0
-#: D_stsp's Monte-Carlo samples per true point: 2 x features in the pilot, the rest where they count
-SAMPLES_PER_POINT = 20
+#: D_stsp's Monte-Carlo samples per true point, on average (more where the true series is sparse)
+SAMPLES_PER_POINT = 40
 
 
 def diverged(true: torch.Tensor, gen: torch.Tensor) -> bool:
@@ -74,7 +74,8 @@ def state_space_divergence(
 
     Both series (time x features) are standardized with the true series' statistics and thinned
     to at most `max_points` evenly spaced points; about `samples_per_point` samples per true point
-    come from fixed-seed generators (`metrics_stsp`: stratified, antithetic, a control variate).
+    come from a fixed-seed generator (`metrics_stsp`: stratified by point and radius, antithetic,
+    a control variate).
     """
     return state_space_divergences(true, gen[None], sigma, samples_per_point, max_points, seed)[0]
 
@@ -98,13 +99,13 @@ def state_space_divergences(
     true = true.double()
     mean, std = true.mean(0), true.std(0).clamp_min(1e-8)
     p = ((true - mean) / std)[:: max(1, math.ceil(len(true) / max_points))]
-    rounds = pilot_rounds(p.shape[1])
-    pilot = mixture_samples(p, sigma, rounds, torch.Generator().manual_seed(seed))
-    log_p = log_density_at(pilot, p, sigma)
+    sets = sets_per_point(p, sigma, samples_per_point)
+    samples = mixture_samples(p, sigma, sets, torch.Generator().manual_seed(seed))
+    log_p = log_density_at(samples, p, sigma)
     thin = max(1, math.ceil(gens.shape[1] / max_points))
     for k in pending:
         q = ((gens[k].double() - mean) / std)[::thin]
-        kl = mixture_kl(p, q, sigma, pilot, log_p, samples_per_point, seed)
+        kl = mixture_kl(p, q, sigma, samples, log_p, sets)
         out[k] = float(min(max(kl, 0.0), D_STSP_CAP))
     return out
 
