@@ -79,8 +79,11 @@ def pickled_files(exp_dir: Path) -> list[Path]:
 
 
 def _digest(path: Path) -> str:
+    digest = hashlib.sha256()  # by chunks: `hashlib.file_digest` is Python 3.11+
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _mac(key: bytes, files: dict[str, list[str]]) -> str:

@@ -34,7 +34,9 @@ def _write(tmp_path: Path, data: Any, name: str = "config.yaml") -> Path:
 
 
 def _csv(text: str, index: str) -> pd.DataFrame:
-    return pd.read_csv(io.StringIO(text), index_col=index)
+    """The printed table; Python's own float parsing reads every value back exactly (pandas
+    2's default C parser can be 1 ULP off)."""
+    return pd.read_csv(io.StringIO(text), index_col=index, engine="python")
 
 
 def test_config_file_table_csv_and_png(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
