@@ -4,9 +4,9 @@
 
 Each run is a fresh `pytest` process on
 `tests/tuner/test_reliability_driver.py::test_sigkilled_driver_resumes_to_a_complete_record`
-(a real `python -m tuner run` SIGKILLed with its process group once three trials ended, then
-`python -m tuner resume` checked record by record). A failing run's output goes into the log.
-The exit code is 0 only when every run passed.
+(a real `python -m tuner run` SIGKILLed with its process group once three trials ended and a
+running one is between rungs, then `python -m tuner resume` checked record by record). A
+failing run's output goes into the log. The exit code is 0 only when every run passed.
 """
 
 from __future__ import annotations
