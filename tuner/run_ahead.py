@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ray.tune.utils import flatten_dict
 
@@ -81,7 +81,7 @@ class RunAheadRun:
     previous: int | None = None
     #: whether the thread went on after the last result (and may be inside an epoch now)
     ahead: bool = False
-    released_at: float = field(default=0.0)
+    released_at: float = 0.0
 
     def epoch_seconds(self, reported_at: float, asked_at: float) -> float:
         """The time inside the trainable behind the result reported at `reported_at`: since
@@ -106,7 +106,8 @@ class RunAheadRun:
             return False
         if iteration >= self.policy.max_t:
             return True
-        if self.policy.metric not in flatten_dict(metrics):
+        metric = self.policy.metric
+        if metric not in metrics and metric not in flatten_dict(metrics):
             return False  # Ray's ASHA lets a result without the metric continue
         reached = [rung for rung in self.unjudged if rung <= iteration]
         if not reached:

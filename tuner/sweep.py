@@ -114,14 +114,10 @@ def run_ahead_of(space: Any) -> RunAhead | None:
     if space.population > 1:
         return None
     asha = space.asha
-    rungs = (
-        ()
-        if asha is None
-        else tuple(
-            asha_rungs(space.n_epochs, asha.grace_period, asha.reduction_factor, asha.brackets)
-        )
-    )
-    return RunAhead(space.metric, rungs, space.n_epochs)
+    if asha is None:
+        return RunAhead(space.metric, (), space.n_epochs)
+    rungs = asha_rungs(space.n_epochs, asha.grace_period, asha.reduction_factor, asha.brackets)
+    return RunAhead(space.metric, tuple(rungs), space.n_epochs)
 
 
 def build_scheduler(

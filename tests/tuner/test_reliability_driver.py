@@ -162,25 +162,25 @@ def _check_finished(exp_dir: Path, kept: dict[int, tuple] | None = None) -> None
     assert list(frame["state"]) == [t.state.name for t in study.trials]
 
 
-def _midway(exp_dir: Path, out: Path) -> bool:
-    """Whether some trial has reported two or three of its six epochs and not ended yet."""
+def _running_at(exp_dir: Path, out: Path, epochs: tuple[int, ...]) -> bool:
+    """Whether some trial that has not ended has reported one of `epochs` epochs so far."""
     ended = _ended(out)
     try:
         curves = ray_curves(exp_dir)
     except ValueError:  # a line being written
         return False
-    return any(2 <= len(rows) <= 3 and i not in ended for i, rows in curves.items())
+    return any(len(rows) in epochs and i not in ended for i, rows in curves.items())
+
+
+def _midway(exp_dir: Path, out: Path) -> bool:
+    """Whether some trial has reported two or three of its six epochs and not ended yet."""
+    return _running_at(exp_dir, out, (2, 3))
 
 
 def _between_rungs(exp_dir: Path, out: Path) -> bool:
     """Whether some trial has reported 1, 3 or 5 epochs (no rung of `_ASHA`, not the last) and
     not ended: killed now, it has a checkpoint to go on from and is not being judged."""
-    ended = _ended(out)
-    try:
-        curves = ray_curves(exp_dir)
-    except ValueError:  # a line being written
-        return False
-    return any(len(rows) in (1, 3, 5) and i not in ended for i, rows in curves.items())
+    return _running_at(exp_dir, out, (1, 3, 5))
 
 
 def _restarts(rows: list[dict]) -> list[tuple[int, int]]:
